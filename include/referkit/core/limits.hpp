@@ -1,0 +1,28 @@
+// Resource limits for parsing and framing. Every limit is explicit, configurable and has a
+// documented default; exceeding one yields a ParseError naming it (never a silent truncation).
+#pragma once
+#include <cstddef>
+
+namespace referkit {
+
+struct Limits {
+    // Whole message (start line + headers + body). RFC 3261 §18.1.1 / UDP's practical maximum.
+    // Exceeded: 513 Message Too Large.
+    std::size_t max_message_size = 65535;
+    // Number of header fields (lines, after unfolding). Exceeded: 400.
+    std::size_t max_headers = 256;
+    // One start line or one (unfolded) header field, in bytes. Exceeded: 400 (414 for the start
+    // line when the Request-URI is what makes it long).
+    std::size_t max_line_length = 8192;
+    // One URI, in bytes. Exceeded: 414 Request-URI Too Long.
+    std::size_t max_uri_length = 4096;
+    // Parameters on one URI or header value. Exceeded: 400.
+    std::size_t max_params = 64;
+    // Bytes a stream framer may hold at once (complete frames not yet taken plus the incomplete
+    // one). The default fits one largest message plus one 64 KiB read; a peer that trickles a
+    // message that never completes is bounded by this and by max_message_size (the runtime adds
+    // a time bound). Exceeded: 513 and the connection is closed.
+    std::size_t max_pending_stream_bytes = 131072;
+};
+
+}  // namespace referkit

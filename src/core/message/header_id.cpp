@@ -1,0 +1,162 @@
+#include "referkit/core/header_id.hpp"
+
+#include <array>
+
+namespace referkit {
+namespace {
+
+struct Entry {
+    std::string_view name;  // canonical
+    HeaderId id;
+    char compact;
+    bool list;
+    bool single;
+};
+
+// RFC 3261 §20, RFC 3262, 3265/6665, 3311, 3313, 3323, 3325, 3326, 3327, 3329, 3515, 3608, 3841,
+// 3891, 3892, 4028, 4474, 4488, 4538. Compact forms from the IANA SIP parameters registry.
+constexpr std::array<Entry, header_id_count> entries{{
+    {"", HeaderId::other, 0, false, false},
+    {"Accept", HeaderId::accept, 0, true, false},
+    {"Accept-Contact", HeaderId::accept_contact, 'a', true, false},
+    {"Accept-Encoding", HeaderId::accept_encoding, 0, true, false},
+    {"Accept-Language", HeaderId::accept_language, 0, true, false},
+    {"Alert-Info", HeaderId::alert_info, 0, true, false},
+    {"Allow", HeaderId::allow, 0, true, false},
+    {"Allow-Events", HeaderId::allow_events, 'u', true, false},
+    {"Authentication-Info", HeaderId::authentication_info, 0, false, true},
+    {"Authorization", HeaderId::authorization, 0, false, false},
+    {"Call-ID", HeaderId::call_id, 'i', false, true},
+    {"Call-Info", HeaderId::call_info, 0, true, false},
+    {"Contact", HeaderId::contact, 'm', true, false},
+    {"Content-Disposition", HeaderId::content_disposition, 0, false, true},
+    {"Content-Encoding", HeaderId::content_encoding, 'e', true, false},
+    {"Content-Language", HeaderId::content_language, 0, true, false},
+    {"Content-Length", HeaderId::content_length, 'l', false, true},
+    {"Content-Type", HeaderId::content_type, 'c', false, true},
+    {"CSeq", HeaderId::cseq, 0, false, true},
+    {"Date", HeaderId::date, 0, false, true},
+    {"Error-Info", HeaderId::error_info, 0, true, false},
+    {"Event", HeaderId::event, 'o', false, true},
+    {"Expires", HeaderId::expires, 0, false, true},
+    {"From", HeaderId::from, 'f', false, true},
+    {"Identity", HeaderId::identity, 'y', false, true},
+    {"Identity-Info", HeaderId::identity_info, 'n', false, true},
+    {"In-Reply-To", HeaderId::in_reply_to, 0, true, false},
+    {"Max-Forwards", HeaderId::max_forwards, 0, false, true},
+    {"Min-Expires", HeaderId::min_expires, 0, false, true},
+    {"Min-SE", HeaderId::min_se, 0, false, true},
+    {"MIME-Version", HeaderId::mime_version, 0, false, true},
+    {"Organization", HeaderId::organization, 0, false, true},
+    {"P-Asserted-Identity", HeaderId::p_asserted_identity, 0, true, false},
+    {"Path", HeaderId::path, 0, true, false},
+    {"Priority", HeaderId::priority, 0, false, true},
+    {"Privacy", HeaderId::privacy, 0, false, false},
+    {"Proxy-Authenticate", HeaderId::proxy_authenticate, 0, false, false},
+    {"Proxy-Authorization", HeaderId::proxy_authorization, 0, false, false},
+    {"Proxy-Require", HeaderId::proxy_require, 0, true, false},
+    {"RAck", HeaderId::rack, 0, false, true},
+    {"Reason", HeaderId::reason, 0, true, false},
+    {"Record-Route", HeaderId::record_route, 0, true, false},
+    {"Refer-Sub", HeaderId::refer_sub, 0, false, true},
+    {"Refer-To", HeaderId::refer_to, 'r', false, true},
+    {"Referred-By", HeaderId::referred_by, 'b', false, true},
+    {"Reject-Contact", HeaderId::reject_contact, 'j', true, false},
+    {"Replaces", HeaderId::replaces, 0, false, true},
+    {"Reply-To", HeaderId::reply_to, 0, false, true},
+    {"Request-Disposition", HeaderId::request_disposition, 'd', true, false},
+    {"Require", HeaderId::require, 0, true, false},
+    {"Retry-After", HeaderId::retry_after, 0, false, true},
+    {"Route", HeaderId::route, 0, true, false},
+    {"RSeq", HeaderId::rseq, 0, false, true},
+    {"Server", HeaderId::server, 0, false, false},
+    {"Service-Route", HeaderId::service_route, 0, true, false},
+    {"Session-Expires", HeaderId::session_expires, 'x', false, true},
+    {"Subject", HeaderId::subject, 's', false, false},
+    {"Subscription-State", HeaderId::subscription_state, 0, false, true},
+    {"Supported", HeaderId::supported, 'k', true, false},
+    {"Target-Dialog", HeaderId::target_dialog, 0, false, true},
+    {"Timestamp", HeaderId::timestamp, 0, false, true},
+    {"To", HeaderId::to, 't', false, true},
+    {"Unsupported", HeaderId::unsupported, 0, true, false},
+    {"User-Agent", HeaderId::user_agent, 0, false, false},
+    {"Via", HeaderId::via, 'v', true, false},
+    {"Warning", HeaderId::warning, 0, true, false},
+    {"WWW-Authenticate", HeaderId::www_authenticate, 0, false, false},
+}};
+
+constexpr bool ids_in_order() {
+    for (std::size_t i = 0; i < entries.size(); ++i)
+        if (static_cast<std::size_t>(entries[i].id) != i) return false;
+    return true;
+}
+static_assert(ids_in_order(), "entries must be indexed by HeaderId");
+
+constexpr std::size_t max_len = 20;
+
+// Ids grouped by name length, so a lookup compares against a handful of names at most.
+struct LengthIndex {
+    std::array<std::array<HeaderId, 12>, max_len + 1> ids{};
+    std::array<std::uint8_t, max_len + 1> count{};
+    std::array<HeaderId, 26> compact{};
+};
+
+constexpr LengthIndex make_index() {
+    LengthIndex ix{};
+    for (const Entry& e : entries) {
+        if (e.id == HeaderId::other) continue;
+        ix.ids[e.name.size()][ix.count[e.name.size()]++] = e.id;
+        if (e.compact) ix.compact[e.compact - 'a'] = e.id;
+    }
+    return ix;
+}
+constexpr LengthIndex index = make_index();
+
+// The name is compared against a canonical name of letters, digits and '-': OR-ing 0x20 folds
+// ASCII letters and leaves '-' and digits alone, and no other byte can fold onto them.
+inline bool equal_folded(const char* a, std::string_view canonical) noexcept {
+    for (std::size_t i = 0; i < canonical.size(); ++i)
+        if ((a[i] | 0x20) != (canonical[i] | 0x20)) return false;
+    return true;
+}
+
+}  // namespace
+
+HeaderId lookup_header(std::string_view name) noexcept {
+    const std::size_t n = name.size();
+    if (n == 1) {
+        char c = static_cast<char>(name[0] | 0x20);
+        if (c >= 'a' && c <= 'z') {
+            HeaderId id = index.compact[static_cast<std::size_t>(c - 'a')];
+            return id;
+        }
+        return HeaderId::other;
+    }
+    if (n == 0 || n > max_len) return HeaderId::other;
+    const char first = static_cast<char>(name[0] | 0x20);
+    for (std::size_t i = 0; i < index.count[n]; ++i) {
+        HeaderId id = index.ids[n][i];
+        std::string_view canon = entries[static_cast<std::size_t>(id)].name;
+        if ((canon[0] | 0x20) == first && equal_folded(name.data(), canon)) return id;
+    }
+    return HeaderId::other;
+}
+
+std::string_view canonical_name(HeaderId id) noexcept { return entries[static_cast<std::size_t>(id)].name; }
+char compact_form(HeaderId id) noexcept { return entries[static_cast<std::size_t>(id)].compact; }
+bool is_list_header(HeaderId id) noexcept { return entries[static_cast<std::size_t>(id)].list; }
+bool is_single_header(HeaderId id) noexcept { return entries[static_cast<std::size_t>(id)].single; }
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x == y) continue;
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x | 0x20);
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y | 0x20);
+        if (x != y) return false;
+    }
+    return true;
+}
+
+}  // namespace referkit

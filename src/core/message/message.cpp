@@ -1,0 +1,185 @@
+#include "referkit/core/message.hpp"
+
+#include "parser/lex.hpp"
+
+namespace referkit {
+
+const HeaderField* Message::find(HeaderId id) const noexcept {
+    for (const HeaderField& h : headers_)
+        if (h.id == id) return &h;
+    return nullptr;
+}
+
+const HeaderField* Message::find(std::string_view name) const noexcept {
+    HeaderId id = lookup_header(name);
+    if (id != HeaderId::other) return find(id);
+    for (const HeaderField& h : headers_)
+        if (h.id == HeaderId::other && iequals(h.name, name)) return &h;
+    return nullptr;
+}
+
+std::size_t Message::count(HeaderId id) const noexcept {
+    std::size_t n = 0;
+    for (const HeaderField& h : headers_) n += h.id == id;
+    return n;
+}
+
+ParseError Message::relocate(ParseError e, std::string_view within) const noexcept {
+    e.offset += offset_of(within);
+    return e;
+}
+
+std::expected<const HeaderField*, ParseError> Message::single(HeaderId id) const {
+    const HeaderField* first = nullptr;
+    for (const HeaderField& h : headers_) {
+        if (h.id != id) continue;
+        if (first) return std::unexpected(ParseError{ErrorCode::duplicate_header, offset_of(h.name), 400, "header may appear only once"});
+        first = &h;
+    }
+    if (!first) return std::unexpected(ParseError{ErrorCode::header_absent, static_cast<std::uint32_t>(bytes_.size()), 400, "header absent"});
+    return first;
+}
+
+namespace {
+// Parses one header value with f and moves error offsets into buffer coordinates.
+template <class F>
+auto typed(const Message& m, const HeaderField& h, F&& f) -> decltype(f(h.value)) {
+    auto r = f(h.value);
+    if (!r) {
+        ParseError e = r.error();
+        e.offset += m.offset_of(h.value);
+        return std::unexpected(e);
+    }
+    return r;
+}
+}  // namespace
+
+std::expected<std::vector<Via>, ParseError> Message::vias() const {
+    std::vector<Via> out;
+    for (const HeaderField& h : headers_) {
+        if (h.id != HeaderId::via) continue;
+        auto r = for_each_element(h.value, [&](std::string_view e, std::uint32_t) -> std::expected<void, ParseError> {
+            auto v = parse_via(e);
+            if (!v) return std::unexpected(v.error());
+            out.push_back(*v);
+            return {};
+        });
+        if (!r) return std::unexpected(relocate(r.error(), h.value));
+    }
+    return out;
+}
+
+std::expected<std::vector<NameAddr>, ParseError> Message::name_addrs(HeaderId id) const {
+    std::vector<NameAddr> out;
+    for (const HeaderField& h : headers_) {
+        if (h.id != id) continue;
+        auto each = [&](std::string_view e, std::uint32_t) -> std::expected<void, ParseError> {
+            auto na = parse_name_addr(e);
+            if (!na) return std::unexpected(na.error());
+            out.push_back(*na);
+            return {};
+        };
+        std::expected<void, ParseError> r;
+        if (is_list_header(id)) {
+            r = for_each_element(h.value, each);
+        } else {
+            r = each(h.value, 0);
+        }
+        if (!r) return std::unexpected(relocate(r.error(), h.value));
+    }
+    return out;
+}
+
+std::expected<NameAddr, ParseError> Message::single_name_addr(HeaderId id) const {
+    auto h = single(id);
+    if (!h) return std::unexpected(h.error());
+    return typed(*this, **h, [](std::string_view v) { return parse_name_addr(v); });
+}
+
+std::expected<Message::ContactList, ParseError> Message::contacts() const {
+    ContactList list;
+    for (const HeaderField& h : headers_) {
+        if (h.id != HeaderId::contact) continue;
+        if (lex::trim(h.value) == "*") {
+            // RFC 3261 §10.2.2: "*" stands alone.
+            if (count(HeaderId::contact) != 1)
+                return std::unexpected(ParseError{ErrorCode::bad_name_addr, offset_of(h.value), 400, "Contact '*' must be the only Contact"});
+            list.is_star = true;
+            return list;
+        }
+    }
+    auto all = name_addrs(HeaderId::contact);
+    if (!all) return std::unexpected(all.error());
+    list.entries = std::move(*all);
+    return list;
+}
+
+std::expected<ContentType, ParseError> Message::content_type() const {
+    auto h = single(HeaderId::content_type);
+    if (!h) return std::unexpected(h.error());
+    return typed(*this, **h, [](std::string_view v) { return parse_content_type(v); });
+}
+
+std::expected<Event, ParseError> Message::event() const {
+    auto h = single(HeaderId::event);
+    if (!h) return std::unexpected(h.error());
+    return typed(*this, **h, [](std::string_view v) { return parse_event(v); });
+}
+
+std::expected<SubscriptionState, ParseError> Message::subscription_state() const {
+    auto h = single(HeaderId::subscription_state);
+    if (!h) return std::unexpected(h.error());
+    return typed(*this, **h, [](std::string_view v) { return parse_subscription_state(v); });
+}
+
+std::expected<ReferSub, ParseError> Message::refer_sub() const {
+    auto h = single(HeaderId::refer_sub);
+    if (!h) return std::unexpected(h.error());
+    return typed(*this, **h, [](std::string_view v) { return parse_refer_sub(v); });
+}
+
+std::expected<DialogRef, ParseError> Message::replaces() const {
+    auto h = single(HeaderId::replaces);
+    if (!h) return std::unexpected(h.error());
+    return typed(*this, **h, [](std::string_view v) { return parse_replaces(v); });
+}
+
+std::expected<DialogRef, ParseError> Message::target_dialog() const {
+    auto h = single(HeaderId::target_dialog);
+    if (!h) return std::unexpected(h.error());
+    return typed(*this, **h, [](std::string_view v) { return parse_target_dialog(v); });
+}
+
+std::expected<std::uint32_t, ParseError> Message::expires() const {
+    auto h = single(HeaderId::expires);
+    if (!h) return std::unexpected(h.error());
+    return typed(*this, **h, [](std::string_view v) { return parse_uint(v, 0xffffffffu); });
+}
+
+std::expected<std::vector<std::string_view>, ParseError> Message::tokens(HeaderId id) const {
+    std::vector<std::string_view> out;
+    for (const HeaderField& h : headers_) {
+        if (h.id != id) continue;
+        if (lex::trim(h.value).empty()) continue;  // "Supported:" with no value is allowed
+        auto r = for_each_element(h.value, [&](std::string_view e, std::uint32_t) -> std::expected<void, ParseError> {
+            if (!is_token(e)) return std::unexpected(ParseError{ErrorCode::bad_token, 0, 400, "token expected"});
+            out.push_back(e);
+            return {};
+        });
+        if (!r) return std::unexpected(relocate(r.error(), h.value));
+    }
+    return out;
+}
+
+std::expected<std::vector<AuthParams>, ParseError> Message::auth(HeaderId id) const {
+    std::vector<AuthParams> out;
+    for (const HeaderField& h : headers_) {
+        if (h.id != id) continue;
+        auto a = typed(*this, h, [](std::string_view v) { return parse_auth(v); });
+        if (!a) return std::unexpected(a.error());
+        out.push_back(std::move(*a));
+    }
+    return out;
+}
+
+}  // namespace referkit

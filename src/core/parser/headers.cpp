@@ -1,0 +1,449 @@
+#include "referkit/core/headers.hpp"
+
+#include "parser/lex.hpp"
+#include "parser/uri_internal.hpp"
+#include "referkit/core/header_id.hpp"
+
+namespace referkit {
+namespace {
+
+using lex::Cursor;
+using lex::error;
+
+template <class T>
+using Result = std::expected<T, ParseError>;
+
+ParseError at(const Cursor& c, ErrorCode code, std::string_view what) { return error(code, c.offset(), what); }
+
+// gen-value = token / host / quoted-string (RFC 3261 §25.1), tolerant of IPv6 references.
+bool take_gen_value(Cursor& c) {
+    if (c.peek() == '"') return !lex::take_quoted(c).empty();
+    if (c.peek() == '[') {
+        while (!c.at_end() && *c.p != ']') ++c.p;
+        return c.consume(']');
+    }
+    return !c.take(lex::k_token).empty();
+}
+
+// *( SEMI generic-param ) at c. Returns the raw text after the first ';' (for ParamList) and
+// calls on_param(name, value) for each. Stops before anything that is not "SWS ;".
+template <class F>
+Result<ParamList> take_params(Cursor& c, const Limits& limits, F&& on_param) {
+    const char* first = nullptr;
+    std::size_t n = 0;
+    while (c.separator(';')) {
+        if (!first) first = c.p;
+        std::string_view name = c.take(lex::k_token);
+        if (name.empty()) return std::unexpected(at(c, ErrorCode::bad_param, "parameter name expected after ';'"));
+        std::string_view value;
+        if (c.separator('=')) {
+            const char* vs = c.p;
+            if (!take_gen_value(c)) return std::unexpected(at(c, ErrorCode::bad_param, "parameter value expected after '='"));
+            value = c.since(vs);
+        }
+        if (++n > limits.max_params) return std::unexpected(at(c, ErrorCode::too_many_params, "too many parameters"));
+        if (auto r = on_param(name, value, c); !r) return std::unexpected(r.error());
+    }
+    if (!first) return ParamList{};
+    return ParamList(std::string_view(first, static_cast<std::size_t>(c.p - first)));
+}
+
+Result<void> ok() { return {}; }
+
+Result<void> expect_end(Cursor& c, ErrorCode code, std::string_view what) {
+    c.skip_lws();
+    if (!c.at_end()) return std::unexpected(at(c, code, what));
+    return {};
+}
+
+Result<std::uint32_t> number_value(std::string_view v, std::size_t offset, std::uint32_t max) {
+    auto r = parse_uint(v, max);
+    if (!r) {
+        ParseError e = r.error();
+        e.offset += static_cast<std::uint32_t>(offset);
+        return std::unexpected(e);
+    }
+    return r;
+}
+
+std::size_t off(const Cursor& c, std::string_view v) { return static_cast<std::size_t>(v.data() - c.begin); }
+
+}  // namespace
+
+bool is_token_char(char c) noexcept { return lex::is(c, lex::k_token); }
+bool is_token(std::string_view s) noexcept {
+    if (s.empty()) return false;
+    for (char c : s)
+        if (!lex::is(c, lex::k_token)) return false;
+    return true;
+}
+
+Method lookup_method(std::string_view t) noexcept {
+    switch (t.size()) {
+        case 3:
+            if (t == "BYE") return Method::bye;
+            if (t == "ACK") return Method::ack;
+            break;
+        case 4:
+            if (t == "INFO") return Method::info;
+            break;
+        case 5:
+            if (t == "REFER") return Method::refer;
+            if (t == "PRACK") return Method::prack;
+            break;
+        case 6:
+            if (t == "INVITE") return Method::invite;
+            if (t == "CANCEL") return Method::cancel;
+            if (t == "NOTIFY") return Method::notify;
+            if (t == "UPDATE") return Method::update;
+            break;
+        case 7:
+            if (t == "OPTIONS") return Method::options;
+            if (t == "MESSAGE") return Method::message;
+            if (t == "PUBLISH") return Method::publish;
+            break;
+        case 8:
+            if (t == "REGISTER") return Method::register_;
+            break;
+        case 9:
+            if (t == "SUBSCRIBE") return Method::subscribe;
+            break;
+        default: break;
+    }
+    return Method::other;
+}
+
+std::string_view method_name(Method m) noexcept {
+    switch (m) {
+        case Method::other: return "";
+        case Method::invite: return "INVITE";
+        case Method::ack: return "ACK";
+        case Method::bye: return "BYE";
+        case Method::cancel: return "CANCEL";
+        case Method::options: return "OPTIONS";
+        case Method::register_: return "REGISTER";
+        case Method::refer: return "REFER";
+        case Method::notify: return "NOTIFY";
+        case Method::subscribe: return "SUBSCRIBE";
+        case Method::info: return "INFO";
+        case Method::message: return "MESSAGE";
+        case Method::prack: return "PRACK";
+        case Method::update: return "UPDATE";
+        case Method::publish: return "PUBLISH";
+    }
+    return "";
+}
+
+std::expected<std::uint32_t, ParseError> parse_uint(std::string_view text, std::uint32_t max) {
+    std::string_view v = lex::trim(text);
+    std::size_t lead = static_cast<std::size_t>(v.data() - text.data());
+    if (v.empty()) return std::unexpected(error(ErrorCode::bad_number, lead, "number expected"));
+    std::uint64_t n = 0;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (!lex::is_digit(v[i])) return std::unexpected(error(ErrorCode::bad_number, lead + i, "decimal digits expected"));
+        n = n * 10 + static_cast<std::uint64_t>(v[i] - '0');
+        if (n > max) return std::unexpected(error(ErrorCode::bad_number, lead, "number out of range"));
+    }
+    return static_cast<std::uint32_t>(n);
+}
+
+std::string NameAddr::display() const {
+    if (!display_name.empty() && display_name.front() == '"') return unquote(display_name);
+    return std::string(display_name);
+}
+
+std::expected<NameAddr, ParseError> parse_name_addr(std::string_view text, const Limits& limits) {
+    Cursor c(text);
+    NameAddr na;
+    c.skip_lws();
+    if (c.peek() == '"') {
+        na.display_name = lex::take_quoted(c);
+        if (na.display_name.empty()) return std::unexpected(at(c, ErrorCode::bad_quoted_string, "unterminated quoted display name"));
+        c.skip_lws();
+        if (c.peek() != '<') return std::unexpected(at(c, ErrorCode::bad_name_addr, "'<' expected after the display name"));
+    } else if (c.peek() != '<') {
+        // *(token LWS) before '<' is a display name; anything else is an addr-spec.
+        const char* s = c.p;
+        const char* last = c.p;
+        while (true) {
+            std::string_view t = c.take(lex::k_token);
+            if (t.empty()) break;
+            last = c.p;
+            c.skip_lws();
+        }
+        if (c.peek() == '<' && last != s) {
+            na.display_name = std::string_view(s, static_cast<std::size_t>(last - s));
+        } else {
+            c.p = s;
+        }
+    }
+    if (c.consume('<')) {
+        const char* us = c.p;
+        while (!c.at_end() && *c.p != '>') ++c.p;
+        if (c.at_end()) return std::unexpected(at(c, ErrorCode::bad_name_addr, "'>' expected after the URI"));
+        std::string_view ut(us, static_cast<std::size_t>(c.p - us));
+        auto u = parse_uri(ut, UriContext::name_addr, limits);
+        if (!u) {
+            ParseError e = u.error();
+            e.offset += static_cast<std::uint32_t>(us - c.begin);
+            return std::unexpected(e);
+        }
+        na.uri = *u;
+        na.angle_brackets = true;
+        ++c.p;
+    } else {
+        auto u = detail::parse_uri_prefix(c, UriContext::addr_spec, limits);
+        if (!u) return std::unexpected(u.error());
+        na.uri = *u;
+    }
+    auto params = take_params(c, limits, [&](std::string_view name, std::string_view value, Cursor&) {
+        if (na.tag.empty() && iequals(name, "tag")) na.tag = value;
+        return ok();
+    });
+    if (!params) return std::unexpected(params.error());
+    na.params = *params;
+    if (auto r = expect_end(c, ErrorCode::bad_name_addr, "unexpected character after name-addr"); !r) return std::unexpected(r.error());
+    return na;
+}
+
+std::expected<Via, ParseError> parse_via(std::string_view text, const Limits& limits) {
+    Cursor c(text);
+    Via v;
+    c.skip_lws();
+    v.protocol = c.take(lex::k_token);
+    if (v.protocol.empty() || !c.separator('/')) return std::unexpected(at(c, ErrorCode::bad_via, "Via must start with protocol-name '/' version '/' transport"));
+    v.version = c.take(lex::k_token);
+    if (v.version.empty() || !c.separator('/')) return std::unexpected(at(c, ErrorCode::bad_via, "Via protocol version expected"));
+    v.transport = c.take(lex::k_token);
+    if (v.transport.empty()) return std::unexpected(at(c, ErrorCode::bad_via, "Via transport expected"));
+    if (!c.skip_lws()) return std::unexpected(at(c, ErrorCode::bad_via, "white space expected before the Via sent-by"));
+    auto hp = detail::parse_hostport(c, false);
+    if (!hp) return std::unexpected(hp.error());
+    v.host = hp->host;
+    v.host_kind = hp->kind;
+    if (c.separator(':')) {
+        std::string_view digits = c.take(lex::k_digit);
+        auto port = number_value(digits, off(c, digits), 65535);
+        if (!port || *port == 0) return std::unexpected(at(c, ErrorCode::bad_port, "Via port must be 1..65535"));
+        v.port = static_cast<std::uint16_t>(*port);
+    }
+    auto params = take_params(c, limits, [&](std::string_view name, std::string_view value, Cursor& cc) -> Result<void> {
+        if (iequals(name, "branch")) {
+            if (value.empty()) return std::unexpected(at(cc, ErrorCode::bad_param, "branch needs a value"));
+            if (v.branch.empty()) v.branch = value;
+        } else if (iequals(name, "received")) {
+            v.received = value;
+        } else if (iequals(name, "maddr")) {
+            v.maddr = value;
+        } else if (iequals(name, "rport")) {
+            v.has_rport = true;
+            if (!value.empty()) {
+                auto p = number_value(value, off(cc, value), 65535);
+                if (!p) return std::unexpected(p.error());
+                v.rport = static_cast<std::uint16_t>(*p);
+            }
+        } else if (iequals(name, "ttl")) {
+            auto t = number_value(value, off(cc, value), 255);
+            if (!t) return std::unexpected(t.error());
+            v.ttl = static_cast<std::uint8_t>(*t);
+        }
+        return {};
+    });
+    if (!params) return std::unexpected(params.error());
+    v.params = *params;
+    if (auto r = expect_end(c, ErrorCode::bad_via, "unexpected character in Via"); !r) return std::unexpected(r.error());
+    return v;
+}
+
+std::expected<CSeq, ParseError> parse_cseq(std::string_view text) {
+    Cursor c(text);
+    c.skip_lws();
+    std::string_view digits = c.take(lex::k_digit);
+    if (digits.empty()) return std::unexpected(at(c, ErrorCode::bad_cseq, "CSeq number expected"));
+    CSeq cs;
+    // RFC 3261 §8.1.1.5: the sequence number MUST be less than 2**31.
+    auto n = parse_uint(digits, 0x7fffffffu);
+    if (!n) return std::unexpected(error(ErrorCode::bad_cseq, off(c, digits), "CSeq number must be below 2^31"));
+    cs.number = *n;
+    if (!c.skip_lws()) return std::unexpected(at(c, ErrorCode::bad_cseq, "white space expected between CSeq number and method"));
+    cs.method_text = c.take(lex::k_token);
+    if (cs.method_text.empty()) return std::unexpected(at(c, ErrorCode::bad_cseq, "CSeq method expected"));
+    cs.method = lookup_method(cs.method_text);
+    if (auto r = expect_end(c, ErrorCode::bad_cseq, "unexpected character after CSeq method"); !r) return std::unexpected(r.error());
+    return cs;
+}
+
+std::expected<std::string_view, ParseError> parse_call_id(std::string_view text) {
+    Cursor c(text);
+    c.skip_lws();
+    const char* s = c.p;
+    if (c.take(lex::k_word).empty()) return std::unexpected(at(c, ErrorCode::bad_call_id, "Call-ID expected"));
+    if (c.consume('@') && c.take(lex::k_word).empty())
+        return std::unexpected(at(c, ErrorCode::bad_call_id, "Call-ID: word expected after '@'"));
+    std::string_view id = c.since(s);
+    if (auto r = expect_end(c, ErrorCode::bad_call_id, "unexpected character in Call-ID"); !r) return std::unexpected(r.error());
+    return id;
+}
+
+bool ContentType::is(std::string_view t, std::string_view s) const noexcept { return iequals(type, t) && iequals(subtype, s); }
+
+std::expected<ContentType, ParseError> parse_content_type(std::string_view text) {
+    Cursor c(text);
+    c.skip_lws();
+    ContentType ct;
+    ct.type = c.take(lex::k_token);
+    if (ct.type.empty() || !c.separator('/')) return std::unexpected(at(c, ErrorCode::bad_token, "media type must be type '/' subtype"));
+    ct.subtype = c.take(lex::k_token);
+    if (ct.subtype.empty()) return std::unexpected(at(c, ErrorCode::bad_token, "media subtype expected"));
+    auto params = take_params(c, Limits{}, [](std::string_view, std::string_view, Cursor&) { return ok(); });
+    if (!params) return std::unexpected(params.error());
+    ct.params = *params;
+    if (auto r = expect_end(c, ErrorCode::bad_token, "unexpected character in media type"); !r) return std::unexpected(r.error());
+    return ct;
+}
+
+std::expected<Event, ParseError> parse_event(std::string_view text) {
+    Cursor c(text);
+    c.skip_lws();
+    Event ev;
+    ev.package = c.take(lex::k_token);  // event-type = token-nodot *("." token-nodot): dots are token chars
+    if (ev.package.empty() || ev.package.front() == '.' || ev.package.back() == '.')
+        return std::unexpected(at(c, ErrorCode::bad_token, "event type expected"));
+    auto params = take_params(c, Limits{}, [&](std::string_view name, std::string_view value, Cursor& cc) -> Result<void> {
+        if (iequals(name, "id")) {
+            if (value.empty()) return std::unexpected(at(cc, ErrorCode::bad_param, "Event id needs a value"));
+            ev.id = value;
+            ev.has_id = true;
+        }
+        return {};
+    });
+    if (!params) return std::unexpected(params.error());
+    ev.params = *params;
+    if (auto r = expect_end(c, ErrorCode::bad_token, "unexpected character in Event"); !r) return std::unexpected(r.error());
+    return ev;
+}
+
+std::expected<SubscriptionState, ParseError> parse_subscription_state(std::string_view text) {
+    Cursor c(text);
+    c.skip_lws();
+    SubscriptionState ss;
+    ss.value = c.take(lex::k_token);
+    if (ss.value.empty()) return std::unexpected(at(c, ErrorCode::bad_token, "subscription state expected"));
+    if (iequals(ss.value, "active")) ss.state = Substate::active;
+    else if (iequals(ss.value, "pending")) ss.state = Substate::pending;
+    else if (iequals(ss.value, "terminated")) ss.state = Substate::terminated;
+    auto params = take_params(c, Limits{}, [&](std::string_view name, std::string_view value, Cursor& cc) -> Result<void> {
+        if (iequals(name, "expires")) {
+            auto n = number_value(value, off(cc, value), 0xffffffffu);
+            if (!n) return std::unexpected(n.error());
+            ss.expires = *n;
+        } else if (iequals(name, "retry-after")) {
+            auto n = number_value(value, off(cc, value), 0xffffffffu);
+            if (!n) return std::unexpected(n.error());
+            ss.retry_after = *n;
+        } else if (iequals(name, "reason")) {
+            ss.reason = value;
+        }
+        return {};
+    });
+    if (!params) return std::unexpected(params.error());
+    ss.params = *params;
+    if (auto r = expect_end(c, ErrorCode::bad_token, "unexpected character in Subscription-State"); !r) return std::unexpected(r.error());
+    return ss;
+}
+
+std::expected<ReferSub, ParseError> parse_refer_sub(std::string_view text) {
+    Cursor c(text);
+    c.skip_lws();
+    std::string_view v = c.take(lex::k_token);
+    ReferSub rs;
+    if (iequals(v, "true")) rs.value = true;
+    else if (iequals(v, "false")) rs.value = false;
+    else return std::unexpected(error(ErrorCode::bad_token, off(c, v), "Refer-Sub must be true or false"));
+    auto params = take_params(c, Limits{}, [](std::string_view, std::string_view, Cursor&) { return ok(); });
+    if (!params) return std::unexpected(params.error());
+    rs.params = *params;
+    if (auto r = expect_end(c, ErrorCode::bad_token, "unexpected character in Refer-Sub"); !r) return std::unexpected(r.error());
+    return rs;
+}
+
+namespace {
+Result<DialogRef> parse_dialog_ref(std::string_view text, std::string_view to_name, std::string_view from_name, bool replaces) {
+    Cursor c(text);
+    c.skip_lws();
+    DialogRef d;
+    const char* s = c.p;
+    if (c.take(lex::k_word).empty()) return std::unexpected(at(c, ErrorCode::bad_call_id, "Call-ID expected"));
+    if (c.consume('@') && c.take(lex::k_word).empty()) return std::unexpected(at(c, ErrorCode::bad_call_id, "word expected after '@'"));
+    d.call_id = c.since(s);
+    bool have_to = false, have_from = false;
+    auto params = take_params(c, Limits{}, [&](std::string_view name, std::string_view value, Cursor&) -> Result<void> {
+        if (iequals(name, to_name)) { d.to_tag = value; have_to = true; }
+        else if (iequals(name, from_name)) { d.from_tag = value; have_from = true; }
+        else if (replaces && iequals(name, "early-only")) d.early_only = true;
+        return {};
+    });
+    if (!params) return std::unexpected(params.error());
+    d.params = *params;
+    if (auto r = expect_end(c, ErrorCode::bad_param, "unexpected character after dialog parameters"); !r) return std::unexpected(r.error());
+    // RFC 3891 §6.1 / RFC 4538 §7: both tags are required.
+    if (!have_to || !have_from)
+        return std::unexpected(error(ErrorCode::bad_param, text.size(), replaces ? "Replaces needs to-tag and from-tag" : "Target-Dialog needs remote-tag and local-tag"));
+    return d;
+}
+}  // namespace
+
+std::expected<DialogRef, ParseError> parse_replaces(std::string_view text) { return parse_dialog_ref(text, "to-tag", "from-tag", true); }
+std::expected<DialogRef, ParseError> parse_target_dialog(std::string_view text) { return parse_dialog_ref(text, "remote-tag", "local-tag", false); }
+
+std::expected<AuthParams, ParseError> parse_auth(std::string_view text, const Limits& limits) {
+    Cursor c(text);
+    c.skip_lws();
+    AuthParams a;
+    a.scheme = c.take(lex::k_token);
+    if (a.scheme.empty()) return std::unexpected(at(c, ErrorCode::bad_auth, "authentication scheme expected"));
+    if (!c.skip_lws() && !c.at_end()) return std::unexpected(at(c, ErrorCode::bad_auth, "white space expected after the scheme"));
+    while (!c.at_end()) {
+        std::string_view name = c.take(lex::k_token);
+        if (name.empty()) return std::unexpected(at(c, ErrorCode::bad_auth, "auth-param name expected"));
+        if (!c.separator('=')) return std::unexpected(at(c, ErrorCode::bad_auth, "'=' expected after auth-param name"));
+        std::string_view raw, inner;
+        if (c.peek() == '"') {
+            raw = lex::take_quoted(c);
+            if (raw.empty()) return std::unexpected(at(c, ErrorCode::bad_quoted_string, "unterminated quoted auth-param"));
+            inner = raw.substr(1, raw.size() - 2);
+        } else {
+            raw = inner = c.take(lex::k_token);
+            if (raw.empty()) return std::unexpected(at(c, ErrorCode::bad_auth, "auth-param value expected"));
+        }
+        if (a.params.size() >= limits.max_params) return std::unexpected(at(c, ErrorCode::too_many_params, "too many auth-params"));
+        a.params.push_back(Param{name, raw, true});
+        struct Known { std::string_view n; std::string_view AuthParams::*m; };
+        static constexpr Known known[] = {
+            {"realm", &AuthParams::realm}, {"nonce", &AuthParams::nonce}, {"opaque", &AuthParams::opaque},
+            {"algorithm", &AuthParams::algorithm}, {"qop", &AuthParams::qop}, {"stale", &AuthParams::stale},
+            {"domain", &AuthParams::domain}, {"username", &AuthParams::username}, {"uri", &AuthParams::uri},
+            {"response", &AuthParams::response}, {"cnonce", &AuthParams::cnonce}, {"nc", &AuthParams::nc},
+            {"userhash", &AuthParams::userhash},
+        };
+        for (const Known& k : known)
+            if (iequals(name, k.n)) { a.*(k.m) = inner; break; }
+        c.skip_lws();
+        if (c.at_end()) break;
+        if (!c.separator(',')) return std::unexpected(at(c, ErrorCode::bad_auth, "',' expected between auth-params"));
+    }
+    return a;
+}
+
+std::expected<std::vector<std::string_view>, ParseError> split_list(std::string_view text, ListOptions options) {
+    std::vector<std::string_view> out;
+    if (options.allow_empty && lex::trim(text).empty()) return out;
+    auto r = for_each_element(text, [&](std::string_view e, std::uint32_t) -> Result<void> {
+        out.push_back(e);
+        return {};
+    });
+    if (!r) return std::unexpected(r.error());
+    return out;
+}
+
+}  // namespace referkit

@@ -1,0 +1,1 @@
+Contact: <sip:b@x>

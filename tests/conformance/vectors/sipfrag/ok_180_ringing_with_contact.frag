@@ -1,0 +1,3 @@
+SIP/2.0 180 Ringing
+Contact: <sip:b@x>
+

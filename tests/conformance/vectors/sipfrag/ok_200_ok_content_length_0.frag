@@ -1,0 +1,3 @@
+SIP/2.0 200 OK
+Content-Length: 0
+

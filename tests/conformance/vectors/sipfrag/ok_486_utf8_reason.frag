@@ -1,0 +1,1 @@
+SIP/2.0 486 Occupé – réessayez plus tard

@@ -1,0 +1,2 @@
+MESSAGE sip:alice@atlanta.com SIP/2.0
+Hi There!

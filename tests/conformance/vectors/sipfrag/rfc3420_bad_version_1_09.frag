@@ -1,0 +1,1 @@
+INVITE sip:alice@atlanta.com SIP/1.09

@@ -20,7 +20,7 @@ public:
     void step(std::string_view event, std::string_view summary) {
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_).count();
         if (json_) {
-            out_ << nlohmann::json{{"t_ms", ms}, {"event", event}, {"summary", summary}}.dump() << "\n";
+            out_ << nlohmann::ordered_json{{"t_ms", ms}, {"event", event}, {"summary", summary}}.dump() << "\n";
         } else {
             char head[48];
             std::snprintf(head, sizeof head, "%6lld ms  %-22.*s ", static_cast<long long>(ms), static_cast<int>(event.size()), event.data());

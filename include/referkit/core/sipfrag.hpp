@@ -35,8 +35,15 @@ struct Sipfrag {
     std::optional<std::uint32_t> junk_offset;
 };
 
+enum class SipfragMode : std::uint8_t {
+    tolerant,  // what a REFER needs: the start line strict, the rest reported (junk_offset) not refused
+    strict,    // RFC 3420 §2 validity: every line a header, known headers type-checked, no duplicates
+};
+
 // Errors (bad_sipfrag, 400): empty input, no valid status line or request line, status outside
-// 100..699, a SIP version other than 2.0.
-[[nodiscard]] std::expected<Sipfrag, ParseError> parse_sipfrag(std::string_view body, const Limits& limits = {});
+// 100..699, a SIP version other than 2.0; in strict mode also junk lines, malformed known headers
+// (their own error code) and duplicated single-value headers.
+[[nodiscard]] std::expected<Sipfrag, ParseError> parse_sipfrag(std::string_view body, const Limits& limits = {},
+                                                               SipfragMode mode = SipfragMode::tolerant);
 
 }  // namespace referkit

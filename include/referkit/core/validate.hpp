@@ -33,7 +33,15 @@ struct Rejection {
 // request may proceed.
 [[nodiscard]] std::optional<Rejection> validate_request(const Message& request, const UasCapabilities& caps);
 
+// Typed syntax of one known header's value (offsets relative to value); nullopt when valid or
+// when the library has no typed parser for it.
+[[nodiscard]] std::optional<ParseError> check_header_value(HeaderId id, std::string_view value);
+
 // Typed syntax of every known header of any message (responses included); the first error.
 [[nodiscard]] std::optional<ParseError> validate_headers(const Message& message);
+
+// What a UAC checks on a response before matching it to a transaction: validate_headers, and
+// RFC 3261 §8.1.3.3: a response with more than one Via is discarded (RFC 4475 §3.3.10).
+[[nodiscard]] std::optional<ParseError> validate_response(const Message& response);
 
 }  // namespace referkit

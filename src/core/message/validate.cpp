@@ -5,34 +5,29 @@
 #include "parser/lex.hpp"
 
 namespace referkit {
-namespace {
 
-std::optional<ParseError> check_field(const Message& m, const HeaderField& h) {
-    auto rel = [&](ParseError e) {
-        e.offset += m.offset_of(h.value);
-        return e;
-    };
+std::optional<ParseError> check_header_value(HeaderId id, std::string_view value) {
     auto each = [&](auto&& parse) -> std::optional<ParseError> {
-        auto r = for_each_element(h.value, [&](std::string_view e, std::uint32_t) -> std::expected<void, ParseError> {
+        auto r = for_each_element(value, [&](std::string_view e, std::uint32_t) -> std::expected<void, ParseError> {
             auto v = parse(e);
             if (!v) return std::unexpected(v.error());
             return {};
         });
-        if (!r) return rel(r.error());
+        if (!r) return r.error();
         return std::nullopt;
     };
     auto one = [&](auto&& parse) -> std::optional<ParseError> {
-        auto v = parse(h.value);
-        if (!v) return rel(v.error());
+        auto v = parse(value);
+        if (!v) return v.error();
         return std::nullopt;
     };
     // A lookup over some of the ~70 header ids, not a state machine: the rest fall to default.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wswitch-enum"
-    switch (h.id) {
+    switch (id) {
         case HeaderId::via: return each([](std::string_view e) { return parse_via(e); });
         case HeaderId::contact:
-            if (lex::trim(h.value) == "*") return std::nullopt;
+            if (lex::trim(value) == "*") return std::nullopt;
             return each([](std::string_view e) { return parse_name_addr(e); });
         case HeaderId::route:
         case HeaderId::record_route:
@@ -46,22 +41,26 @@ std::optional<ParseError> check_field(const Message& m, const HeaderField& h) {
         case HeaderId::referred_by:
         case HeaderId::reply_to:
             return one([](std::string_view e) { return parse_name_addr(e); });
+        case HeaderId::call_id: return one([](std::string_view e) { return parse_call_id(e); });
+        case HeaderId::cseq: return one([](std::string_view e) { return parse_cseq(e); });
+        case HeaderId::max_forwards: return one([](std::string_view e) { return parse_uint(e, 255); });
+        case HeaderId::content_length:
+        case HeaderId::expires:
+        case HeaderId::min_expires:
+            return one([](std::string_view e) { return parse_uint(e, 0xffffffffu); });
         case HeaderId::content_type: return one([](std::string_view e) { return parse_content_type(e); });
         case HeaderId::event: return one([](std::string_view e) { return parse_event(e); });
         case HeaderId::subscription_state: return one([](std::string_view e) { return parse_subscription_state(e); });
         case HeaderId::refer_sub: return one([](std::string_view e) { return parse_refer_sub(e); });
         case HeaderId::replaces: return one([](std::string_view e) { return parse_replaces(e); });
         case HeaderId::target_dialog: return one([](std::string_view e) { return parse_target_dialog(e); });
-        case HeaderId::expires:
-        case HeaderId::min_expires:
-            return one([](std::string_view e) { return parse_uint(e, 0xffffffffu); });
         case HeaderId::allow:
         case HeaderId::allow_events:
         case HeaderId::supported:
         case HeaderId::require:
         case HeaderId::proxy_require:
         case HeaderId::unsupported:
-            if (lex::trim(h.value).empty()) return std::nullopt;
+            if (lex::trim(value).empty()) return std::nullopt;
             return each([](std::string_view e) -> std::expected<std::string_view, ParseError> {
                 if (!is_token(e)) return std::unexpected(ParseError{ErrorCode::bad_token, 0, 400, "token expected"});
                 return e;
@@ -74,6 +73,14 @@ std::optional<ParseError> check_field(const Message& m, const HeaderField& h) {
         default: return std::nullopt;
     }
 #pragma GCC diagnostic pop
+}
+
+namespace {
+
+std::optional<ParseError> check_field(const Message& m, const HeaderField& h) {
+    auto e = check_header_value(h.id, h.value);
+    if (e) e->offset += m.offset_of(h.value);
+    return e;
 }
 
 bool media_matches(std::string_view range, std::string_view type) {
@@ -104,6 +111,19 @@ std::optional<ParseError> validate_headers(const Message& m) {
         if (h.id != HeaderId::other && is_single_header(h.id) && seen[i]++)
             return ParseError{ErrorCode::duplicate_header, m.offset_of(h.name), 400, "header may appear only once"};
         if (auto e = check_field(m, h)) return e;
+    }
+    return std::nullopt;
+}
+
+std::optional<ParseError> validate_response(const Message& m) {
+    if (auto e = validate_headers(m)) return e;
+    auto vias = m.vias();
+    if (!vias) return vias.error();
+    if (vias->size() != 1) {
+        const HeaderField* second = nullptr;
+        for (const HeaderField& h : m.headers())
+            if (h.id == HeaderId::via) second = &h;
+        return ParseError{ErrorCode::bad_via, m.offset_of(second->value), 400, "a UAC discards a response with more than one Via"};
     }
     return std::nullopt;
 }

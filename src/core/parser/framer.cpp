@@ -68,7 +68,7 @@ std::expected<std::optional<Frame>, ParseError> StreamFramer::next() {
             std::size_t i = start_;
             int lfs = 0;
             while (i < n && (b[i] == '\r' || b[i] == '\n') && lfs < 2) {
-                if (b[i] == '\r' && (i + 1 >= n)) break;
+                if (b[i] == '\r' && (i + 1 >= n)) return std::optional<Frame>{};  // CR at the end: wait for its LF
                 if (b[i] == '\r' && b[i + 1] != '\n') return fail(error(ErrorCode::bad_line_ending, i - start_, "CR not followed by LF"));
                 i += b[i] == '\r' ? 2 : 1;
                 ++lfs;

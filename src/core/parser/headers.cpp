@@ -16,19 +16,22 @@ using Result = std::expected<T, ParseError>;
 ParseError at(const Cursor& c, ErrorCode code, std::string_view what) { return error(code, c.offset(), what); }
 
 // gen-value = token / host / quoted-string (RFC 3261 §25.1), tolerant of IPv6 references.
-bool take_gen_value(Cursor& c) {
+// bare_ipv6: the value may be an IPv6address without brackets (Via received, RFC 3261 §20.42).
+bool take_gen_value(Cursor& c, bool bare_ipv6) {
     if (c.peek() == '"') return !lex::take_quoted(c).empty();
     if (c.peek() == '[') {
         while (!c.at_end() && *c.p != ']') ++c.p;
         return c.consume(']');
     }
-    return !c.take(lex::k_token).empty();
+    const char* s = c.p;
+    while (!c.at_end() && (lex::is(*c.p, lex::k_token) || (bare_ipv6 && *c.p == ':'))) ++c.p;
+    return c.p != s;
 }
 
 // *( SEMI generic-param ) at c. Returns the raw text after the first ';' (for ParamList) and
 // calls on_param(name, value) for each. Stops before anything that is not "SWS ;".
 template <class F>
-Result<ParamList> take_params(Cursor& c, const Limits& limits, F&& on_param) {
+Result<ParamList> take_params(Cursor& c, const Limits& limits, F&& on_param, std::string_view bare_ipv6_param = {}) {
     const char* first = nullptr;
     std::size_t n = 0;
     while (c.separator(';')) {
@@ -38,7 +41,7 @@ Result<ParamList> take_params(Cursor& c, const Limits& limits, F&& on_param) {
         std::string_view value;
         if (c.separator('=')) {
             const char* vs = c.p;
-            if (!take_gen_value(c)) return std::unexpected(at(c, ErrorCode::bad_param, "parameter value expected after '='"));
+            if (!take_gen_value(c, !bare_ipv6_param.empty() && iequals(name, bare_ipv6_param))) return std::unexpected(at(c, ErrorCode::bad_param, "parameter value expected after '='"));
             value = c.since(vs);
         }
         if (++n > limits.max_params) return std::unexpected(at(c, ErrorCode::too_many_params, "too many parameters"));
@@ -196,9 +199,16 @@ std::expected<NameAddr, ParseError> parse_name_addr(std::string_view text, const
         if (!u) return std::unexpected(u.error());
         na.uri = *u;
     }
-    auto params = take_params(c, limits, [&](std::string_view name, std::string_view value, Cursor&) {
-        if (na.tag.empty() && iequals(name, "tag")) na.tag = value;
-        return ok();
+    bool tagged = false;
+    auto params = take_params(c, limits, [&](std::string_view name, std::string_view value, Cursor& cc) -> Result<void> {
+        if (iequals(name, "tag")) {
+            // RFC 3420 §3.2 shows two tags as invalid: a dialog has one identity.
+            if (tagged) return std::unexpected(at(cc, ErrorCode::bad_param, "tag parameter appears twice"));
+            if (value.empty()) return std::unexpected(at(cc, ErrorCode::bad_param, "tag needs a value"));
+            na.tag = value;
+            tagged = true;
+        }
+        return {};
     });
     if (!params) return std::unexpected(params.error());
     na.params = *params;
@@ -248,7 +258,7 @@ std::expected<Via, ParseError> parse_via(std::string_view text, const Limits& li
             v.ttl = static_cast<std::uint8_t>(*t);
         }
         return {};
-    });
+    }, "received");
     if (!params) return std::unexpected(params.error());
     v.params = *params;
     if (auto r = expect_end(c, ErrorCode::bad_via, "unexpected character in Via"); !r) return std::unexpected(r.error());

@@ -3,6 +3,7 @@
 #include "referkit/core/sipfrag.hpp"
 
 #include "parser/lex.hpp"
+#include "referkit/core/validate.hpp"
 
 namespace referkit {
 namespace {
@@ -27,7 +28,7 @@ bool sip_20(std::string_view v) {
 
 }  // namespace
 
-std::expected<Sipfrag, ParseError> parse_sipfrag(std::string_view body, const Limits& limits) {
+std::expected<Sipfrag, ParseError> parse_sipfrag(std::string_view body, const Limits& limits, SipfragMode mode) {
     const char* const begin = body.data();
     const char* const end = begin + body.size();
     auto off = [&](const char* p) { return static_cast<std::size_t>(p - begin); };
@@ -81,6 +82,8 @@ std::expected<Sipfrag, ParseError> parse_sipfrag(std::string_view body, const Li
         const char* ne = p;
         while (p < end && lex::is_ws(*p)) ++p;
         if (ne == ns || p >= end || *p != ':' || f.headers.size() >= limits.max_headers) {
+            if (mode == SipfragMode::strict)
+                return std::unexpected(error(ErrorCode::bad_sipfrag, off(ns), "line is neither a header field nor the blank line before a body"));
             f.junk_offset = static_cast<std::uint32_t>(off(ns));
             break;
         }
@@ -90,8 +93,18 @@ std::expected<Sipfrag, ParseError> parse_sipfrag(std::string_view body, const Li
         while (l.next < end && lex::is_ws(*l.next)) l = line_at(l.next, end);  // folding
         std::string_view value(vs, static_cast<std::size_t>(l.text.data() + l.text.size() - vs));
         std::string_view name(ns, static_cast<std::size_t>(ne - ns));
-        f.headers.push_back(SipfragHeader{lookup_header(name), name, lex::trim(value)});
+        SipfragHeader& h = f.headers.emplace_back(SipfragHeader{lookup_header(name), name, lex::trim(value)});
         p = l.next;
+        if (mode == SipfragMode::strict && h.id != HeaderId::other) {
+            if (auto e = check_header_value(h.id, h.value)) {
+                e->offset += static_cast<std::uint32_t>(off(h.value.data()));
+                return std::unexpected(*e);
+            }
+            if (is_single_header(h.id))
+                for (std::size_t i = 0; i + 1 < f.headers.size(); ++i)
+                    if (f.headers[i].id == h.id)
+                        return std::unexpected(error(ErrorCode::duplicate_header, off(ns), "header may appear only once"));
+        }
     }
     return f;
 }

@@ -17,6 +17,14 @@ using lex::error;
 // (hex groups of at most 4, at most one "::", an optional trailing IPv4 part).
 bool valid_ipv6(std::string_view s) noexcept {
     if (s.empty() || s.size() > 45) return false;
+    // RFC 5118 §4.10: RFC 3261's IPv6reference ABNF let "2001:db8:::192.0.2.1" through; accept it
+    // as the "::" it means, but only in front of an embedded IPv4 part.
+    if (std::size_t t = s.find(":::"); t != std::string_view::npos && s.find('.', t) != std::string_view::npos &&
+                                       s.find(':', t + 3) == std::string_view::npos) {
+        std::string fixed(s.substr(0, t + 2));
+        fixed.append(s.substr(t + 3));
+        return valid_ipv6(fixed);
+    }
     int groups = 0;
     bool double_colon = false;
     std::size_t i = 0;
@@ -103,7 +111,11 @@ std::expected<HostPort, ParseError> parse_hostport(Cursor& c, bool allow_port) {
         for (char ch : h)
             if (!lex::is_digit(ch) && ch != '.') { numeric = false; break; }
         if (numeric) {
-            if (!parse_ipv4(h)) return std::unexpected(error(ErrorCode::bad_host, static_cast<std::size_t>(start - c.begin), "malformed IPv4 address"));
+            if (!parse_ipv4(h)) {
+                bool v6 = c.peek() == ':' && c.p + 1 < c.end && (lex::is(c.p[1], lex::k_hex) || c.p[1] == ':');
+                return std::unexpected(error(ErrorCode::bad_host, static_cast<std::size_t>(start - c.begin),
+                                             v6 ? "IPv6 address not enclosed in [ ] (RFC 5118 §4.2)" : "malformed IPv4 address"));
+            }
             hp.kind = HostKind::ipv4;
         } else {
             if (!lex::is(h.front(), lex::k_digit | lex::k_alpha) || h.front() == '-')
@@ -305,6 +317,7 @@ bool uri_equivalent(const Uri& a, const Uri& b) {
     // user, ttl, method, maddr, transport must match when present in either; others when in both.
     auto check = [](const Uri& x, const Uri& y) {
         for (const Param& p : x.params) {
+            if (x.params.find(p.name)->name.data() != p.name.data()) continue;  // a repeated name: the first counts
             auto q = y.params.find(p.name);
             bool must = iequals(p.name, "user") || iequals(p.name, "ttl") || iequals(p.name, "method") ||
                         iequals(p.name, "maddr") || iequals(p.name, "transport");
@@ -324,6 +337,12 @@ bool uri_equivalent(const Uri& a, const Uri& b) {
             std::size_t amp = rest.find('&');
             std::string_view h = rest.substr(0, amp);
             std::size_t eq = h.find('=');
+            auto mine = x.header(h.substr(0, eq));
+            if (mine && mine->data() + mine->size() != h.data() + h.size()) {  // a repeated name: the first counts
+                if (amp == std::string_view::npos) break;
+                rest = rest.substr(amp + 1);
+                continue;
+            }
             auto other = y.header(h.substr(0, eq));
             if (!other || percent_decode(*other) != percent_decode(eq == std::string_view::npos ? std::string_view{} : h.substr(eq + 1)))
                 return false;

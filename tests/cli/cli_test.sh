@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Exercises the referkit command: exit codes and the JSON it prints. Usage: cli_test.sh REFERKIT VECTORS_DIR
+set -u
+bin=$1 vectors=$2
+pass=0 fail=0
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+# check NAME EXPECTED_EXIT PATTERN -- command...   (PATTERN is a grep -E over stdout+stderr; "" = none)
+check() {
+  local name=$1 want=$2 pattern=$3; shift 4
+  "$@" >"$tmp/out" 2>&1; local got=$?
+  if [ "$got" -ne "$want" ]; then
+    echo "FAIL $name: exit $got, wanted $want"; sed 's/^/    /' "$tmp/out" | head -20; fail=$((fail+1)); return
+  fi
+  if [ -n "$pattern" ] && ! grep -Eq -- "$pattern" "$tmp/out"; then
+    echo "FAIL $name: output lacks /$pattern/"; sed 's/^/    /' "$tmp/out" | head -20; fail=$((fail+1)); return
+  fi
+  echo "ok   $name"; pass=$((pass+1))
+}
+
+printf 'REFER sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nMax-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a\r\nTo: <sip:bob@example.com>\r\nCall-ID: c1\r\nCSeq: 1 REFER\r\nr: <sip:carol@example.com?Replaces=x%%40y%%3Bto-tag%%3D1%%3Bfrom-tag%%3D2>\r\nContent-Length: 0\r\n\r\n' >"$tmp/refer.sip"
+printf 'REFER sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nFrom: <sip:alice@example.com>;tag=a\r\nTo: <sip:bob@example.com>\r\nCall-ID: c1\r\nCSeq: 1 REFER\r\nContent-Length: 10\r\n\r\nabc' >"$tmp/short.sip"
+printf 'NOTIFY sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK2\r\nFrom: <sip:b@example.com>;tag=b\r\nTo: <sip:a@example.com>;tag=a\r\nCall-ID: c1\r\nCSeq: 2 NOTIFY\r\nEvent: refer;id=\r\nContent-Length: 0\r\n\r\n' >"$tmp/badevent.sip"
+
+check "parse a REFER"            0 '"method": "REFER"'                 -- "$bin" parse "$tmp/refer.sip"
+check "compact r: is Refer-To"   0 '"name":"Refer-To","as_written":"r"' -- "$bin" parse --compact "$tmp/refer.sip"
+check "embedded Replaces decoded" 0 '"Replaces":"x@y;to-tag=1;from-tag=2"' -- "$bin" parse --compact "$tmp/refer.sip"
+check "stdin with -"             0 '"kind":"request"'                  -- sh -c "\"$bin\" parse --compact - < \"$tmp/refer.sip\""
+check "truncated body: 400 + offset" 1 '"offset":[0-9]+,"code":"body_truncated".*"status":400' -- "$bin" parse --compact "$tmp/short.sip"
+check "lazy header error found"  1 '"error":\{"offset":[0-9]+,"code":"bad_param"'  -- "$bin" parse --compact "$tmp/badevent.sip"
+check "unsupported version: 505" 1 '"status":505'                      -- "$bin" parse --compact "$vectors/rfc4475/badvers.dat"
+check "torture wsinv accepted"   0 '"method":"INVITE"'                 -- "$bin" parse --compact "$vectors/rfc4475/wsinv.dat"
+check "non-UTF-8 bytes shown"    0 '\\\\x'                              -- "$bin" parse --compact "$vectors/rfc4475/intmeth.dat"
+check "sipfrag 486"              0 '"status":486,"reason":"Busy Here"' -- sh -c "printf 'SIP/2.0 486 Busy Here\n' | \"$bin\" parse --sipfrag --compact -"
+check "sipfrag garbage"          1 '"code":"bad_sipfrag"'              -- sh -c "printf 'HTTP/1.1 200 OK\r\n' | \"$bin\" parse --sipfrag --compact -"
+check "missing file: usage"      2 'cannot open'                       -- "$bin" parse "$tmp/does-not-exist"
+check "unknown option: usage"    2 'referkit:'                         -- "$bin" parse --bogus "$tmp/refer.sip"
+check "no subcommand: usage"     2 ''                                  -- "$bin"
+check "help exits 0"             0 'Exit codes'                        -- "$bin" --help
+check "demo says what is missing" 0 'no transfer happened'             -- "$bin" demo
+check "demo --json lines"        0 '^\{"t_ms":[0-9]+,"event":"build"'  -- "$bin" demo --json
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,734 @@
+// Parse/print benchmark: referkit against libosip2, sofia-sip and libre (Google Benchmark).
+//
+// Build and run (Release, preset `bench`):
+//   cmake --preset bench && cmake --build --preset bench -j1 && build/bench/bench/parse
+//
+// Corpus: bench/corpus/*.sip (default compiled in as REFERKIT_BENCH_CORPUS; --corpus=DIR overrides).
+// Files 01_..06_ are the typical transfer mix, the others the tricky-but-valid set.
+//
+// Benchmarks (one iteration = one pass over the set; items = messages, so items/s = msg/s):
+//   BM_parse/<lib>          mix 01-06: parse from raw bytes and fold the same fields as the peers
+//                           (see bench/peers/peers.hpp) into a checksum
+//   BM_parse_tricky/<lib>   the same over 07-11; a library is skipped on a message it rejects,
+//                           and its label says which
+//   BM_print/<lib>          mix, messages parsed once; each iteration prints all of them again
+//   BM_print_tricky/<lib>   the same over 07-11
+// <lib> = referkit, osip, sofia, libre (libre has no printer: no BM_print*/libre).
+//
+// Before running, the referkit checksum of every mix message must equal each peer's checksum
+// (exit 1 otherwise, naming the field that differs). After the run a summary gives msg/s on the
+// mix and the ratio to sofia-sip measured in the same run (stdout; stderr when
+// --benchmark_format is json or csv, so that the machine-readable output stays clean).
+//
+// Callgrind (instructions per message; no Google Benchmark involved):
+//   B=build/bench/bench/parse
+//   valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.parse.base $B --callgrind-baseline
+//   valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.parse      $B --callgrind
+//   -> instructions per message = (Ir(--callgrind) - Ir(--callgrind-baseline)) / (6 * 2000)
+//   (Ir = the "Collected :" line valgrind prints, or "PROGRAM TOTALS" of callgrind_annotate.)
+//   Printing: the same with --callgrind-print and --callgrind-print-baseline.
+//   Peers (parse only, for an instruction-count comparison): --callgrind-peer=osip|sofia|libre,
+//   baseline: the same command with --passes=0.
+//   --passes=N changes the 2000 passes (then divide by 6 * N); --passes=0 is the baseline of any mode.
+//   Hot spots: valgrind --tool=callgrind --dump-instr=no --callgrind-out-file=/tmp/cg.parse $B --callgrind
+//              callgrind_annotate --inclusive=no /tmp/cg.parse | head -40
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "peers.hpp"
+#include "referkit/core/message.hpp"
+#include "referkit/core/params.hpp"
+#include "referkit/core/writer.hpp"
+
+#ifndef REFERKIT_BENCH_CORPUS
+#define REFERKIT_BENCH_CORPUS "bench/corpus"
+#endif
+
+namespace {
+
+using referkit::bench::mix;
+using referkit::bench::PeerMessage;
+using referkit::bench::PeerResult;
+
+constexpr std::uint64_t kSeed = 0xcbf29ce484222325ULL;  // the adapters' seed (FNV offset basis)
+constexpr int kDefaultPasses = 2000;
+
+// Where the checksum report, notes and summary go (stderr with --benchmark_format=json/csv).
+std::FILE* g_text = stdout;
+
+// --- corpus --------------------------------------------------------------------------------
+
+struct Sample {
+    std::string name;   // file name without ".sip"
+    std::string bytes;  // raw message
+};
+
+struct Corpus {
+    std::vector<Sample> all;         // sorted by name
+    std::vector<const Sample*> mix;  // 01_..06_
+    std::vector<const Sample*> tricky;
+};
+
+bool in_mix(const std::string& name) {
+    return name.size() >= 3 && name[0] == '0' && name[1] >= '1' && name[1] <= '6' && name[2] == '_';
+}
+
+bool load_corpus(const std::string& dir, Corpus& corpus) {
+    std::vector<std::filesystem::path> files;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+        if (entry.is_regular_file() && entry.path().extension() == ".sip") files.push_back(entry.path());
+    if (ec || files.empty()) {
+        std::fprintf(stderr, "parse: no .sip files in %s\n", dir.c_str());
+        return false;
+    }
+    std::sort(files.begin(), files.end());
+    corpus.all.reserve(files.size());
+    for (const auto& path : files) {
+        std::ifstream in(path, std::ios::binary);
+        if (!in) {
+            std::fprintf(stderr, "parse: cannot read %s\n", path.c_str());
+            return false;
+        }
+        Sample s;
+        s.name = path.stem().string();
+        s.bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        corpus.all.push_back(std::move(s));
+    }
+    for (const Sample& s : corpus.all) (in_mix(s.name) ? corpus.mix : corpus.tricky).push_back(&s);
+    if (corpus.mix.size() != 6) {
+        std::fprintf(stderr, "parse: expected 6 mix messages (01_..06_) in %s, found %zu\n", dir.c_str(),
+                     corpus.mix.size());
+        return false;
+    }
+    return true;
+}
+
+// --- referkit's side of the checksum -------------------------------------------------------
+
+// Calls f(field name, value) for the fields every adapter folds, in the adapters' order:
+// method text or status code; Request-URI host; top Via host and branch; From tag; To tag;
+// Call-ID; CSeq number and method; Refer-To URI host, Event package, Subscription-State value
+// (when present). Optional values are skipped when empty, as the adapters skip absent ones.
+// Returns false when Refer-To, Event or Subscription-State is present but malformed (the
+// adapters count such a message as failed).
+template <class F>
+bool for_each_field(const referkit::Message& m, F&& f) {
+    auto opt = [&f](std::string_view name, std::string_view v) {
+        if (!v.empty()) f(name, v);
+    };
+    if (m.is_request()) {
+        f("method", m.method_text());
+        opt("Request-URI host", m.request_uri().host);
+    } else {
+        f("status code", static_cast<std::uint64_t>(m.status()));
+    }
+    opt("top Via host", m.top_via().host);
+    opt("top Via branch", m.top_via().branch);
+    opt("From tag", m.from().tag);
+    opt("To tag", m.to().tag);
+    opt("Call-ID", m.call_id());
+    f("CSeq number", static_cast<std::uint64_t>(m.cseq().number));
+    f("CSeq method", m.cseq().method_text);
+
+    const auto absent = [](const referkit::ParseError& e) { return e.code == referkit::ErrorCode::header_absent; };
+    if (auto r = m.refer_to()) opt("Refer-To host", r->uri.host);
+    else if (!absent(r.error())) return false;
+    if (auto e = m.event()) opt("Event package", e->package);
+    else if (!absent(e.error())) return false;
+    if (auto s = m.subscription_state()) opt("Subscription-State value", s->value);
+    else if (!absent(s.error())) return false;
+    return true;
+}
+
+struct Mixer {
+    std::uint64_t h = kSeed;
+    void operator()(std::string_view, std::string_view v) noexcept { h = mix(h, v); }
+    void operator()(std::string_view, std::uint64_t v) noexcept { h = mix(h, v); }
+};
+
+std::optional<std::uint64_t> referkit_fold(const referkit::Message& m) {
+    Mixer mixer;
+    if (!for_each_field(m, mixer)) return std::nullopt;
+    return mixer.h;
+}
+
+PeerResult referkit_parse(std::string_view raw) {
+    auto m = referkit::Message::parse(raw);  // copies raw into a fresh SharedBuffer
+    if (!m) return {};
+    const auto sum = referkit_fold(*m);
+    if (!sum) return {};
+    return {true, *sum};
+}
+
+// A recorded field, for explaining a checksum mismatch.
+struct Field {
+    std::string name;
+    bool is_number = false;
+    std::string text;
+    std::uint64_t number = 0;
+};
+
+std::vector<Field> referkit_fields(const referkit::Message& m) {
+    struct Recorder {
+        std::vector<Field>& out;
+        void operator()(std::string_view n, std::string_view v) { out.push_back({std::string(n), false, std::string(v), 0}); }
+        void operator()(std::string_view n, std::uint64_t v) { out.push_back({std::string(n), true, {}, v}); }
+    };
+    std::vector<Field> fields;
+    (void)for_each_field(m, Recorder{fields});
+    return fields;
+}
+
+std::uint64_t checksum_of(const std::vector<Field>& fields) {
+    std::uint64_t h = kSeed;
+    for (const Field& f : fields) h = f.is_number ? mix(h, f.number) : mix(h, f.text);
+    return h;
+}
+
+std::string lowered(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// Finds a single-field change of referkit's fields that reproduces the peer's checksum and
+// describes it; otherwise lists what referkit folded.
+std::string explain_mismatch(const std::vector<Field>& fields, std::uint64_t peer_sum) {
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        std::vector<Field> v = fields;
+        v.erase(v.begin() + static_cast<std::ptrdiff_t>(i));
+        if (checksum_of(v) == peer_sum)
+            return "field '" + fields[i].name + "': the peer does not fold it (referkit: \"" +
+                   (fields[i].is_number ? std::to_string(fields[i].number) : fields[i].text) + "\")";
+        if (fields[i].is_number) continue;
+        const std::string& t = fields[i].text;
+        const std::pair<const char*, std::string> variants[] = {
+            {"lower case", lowered(t)},
+            {"without quotes", referkit::unquote(t)},
+            {"%-decoded", referkit::percent_decode(t)},
+            {"without IPv6 brackets", t.size() >= 2 && t.front() == '[' && t.back() == ']' ? t.substr(1, t.size() - 2) : t},
+            {"mapped to \"unknown\"", "unknown"},
+        };
+        for (const auto& [how, value] : variants) {
+            if (value == t) continue;
+            v = fields;
+            v[i].text = value;
+            if (checksum_of(v) == peer_sum)
+                return "field '" + fields[i].name + "': referkit folds \"" + t + "\", the peer folds it " + how + " (\"" +
+                       value + "\")";
+        }
+    }
+    std::string out = "no single field explains it (the peer folds other fields or another order); referkit folded:";
+    for (const Field& f : fields)
+        out += "\n        " + f.name + " = " + (f.is_number ? std::to_string(f.number) : "\"" + f.text + "\"");
+    return out;
+}
+
+// --- peers ---------------------------------------------------------------------------------
+
+struct Peer {
+    const char* id;       // benchmark name suffix
+    const char* display;  // for the summary
+    void (*init)();
+    PeerResult (*parse)(std::string_view);
+    PeerMessage* (*keep)(std::string_view);  // nullptr: no printer
+};
+
+const Peer kPeers[] = {
+    {"osip", "libosip2", referkit::bench::osip_init, referkit::bench::osip_parse, referkit::bench::osip_keep},
+    {"sofia", "sofia-sip", referkit::bench::sofia_init, referkit::bench::sofia_parse, referkit::bench::sofia_keep},
+    {"libre", "libre", referkit::bench::re_init, referkit::bench::re_parse, nullptr},  // re_keep always fails
+};
+
+// --- sanity check --------------------------------------------------------------------------
+
+// Every mix message: referkit's checksum equals every peer's; referkit's printed text parses back
+// to the same checksum. Tricky messages: reported, never fatal. Returns false on a mix failure.
+bool sanity_check(const Corpus& corpus) {
+    bool ok = true;
+    std::fprintf(g_text, "Checksum check (referkit vs each peer; fields: see bench/peers/peers.hpp)\n");
+    for (const Sample& s : corpus.all) {
+        const bool required = in_mix(s.name);
+        std::fprintf(g_text, "  %-26s", s.name.c_str());
+        auto m = referkit::Message::parse(s.bytes);
+        if (!m) {
+            std::fprintf(g_text, " referkit FAILS: %s\n", m.error().describe().c_str());
+            ok = ok && !required;
+            continue;
+        }
+        const auto ours = referkit_fold(*m);
+        if (!ours) {
+            std::fprintf(g_text, " referkit cannot parse Refer-To/Event/Subscription-State\n");
+            ok = ok && !required;
+            continue;
+        }
+        // Round trip: the printed message must fold to the same checksum.
+        const std::string printed = referkit::print(*m);
+        const PeerResult again = referkit_parse(printed);
+        const bool round_trip = again.ok && again.checksum == *ours;
+        std::fprintf(g_text, " referkit %016llx%s", static_cast<unsigned long long>(*ours), round_trip ? "" : " (PRINT ROUND TRIP DIFFERS)");
+        if (!round_trip && required) ok = false;
+
+        std::string notes;
+        for (const Peer& p : kPeers) {
+            const PeerResult r = p.parse(s.bytes);
+            if (!r.ok) {
+                std::fprintf(g_text, "  %s: rejects", p.id);
+                if (required) {
+                    notes += "    " + std::string(p.display) + " cannot parse a mix message\n";
+                    ok = false;
+                }
+            } else if (r.checksum == *ours) {
+                std::fprintf(g_text, "  %s: same", p.id);
+            } else {
+                std::fprintf(g_text, "  %s: DIFFERS", p.id);
+                notes += "    " + std::string(p.display) + ": " + explain_mismatch(referkit_fields(*m), r.checksum) + "\n";
+                if (required) ok = false;
+            }
+        }
+        std::fprintf(g_text, "%s\n%s", required ? "" : "  (tricky: informative)", notes.c_str());
+    }
+    std::fprintf(g_text, ok ? "Checksums agree on the mix.\n\n" : "Checksum check FAILED on the mix (see above).\n");
+    return ok;
+}
+
+// --- benchmarks ----------------------------------------------------------------------------
+
+std::string set_label(std::size_t used, const std::vector<std::string>& skipped, const char* why) {
+    std::string label = std::to_string(used) + " msgs";
+    if (!skipped.empty()) {
+        label += "; skipped";
+        for (const auto& n : skipped) label += " " + n;
+        label += why;
+    }
+    return label;
+}
+
+std::int64_t bytes_of(const std::vector<const Sample*>& set) {
+    std::int64_t n = 0;
+    for (const Sample* s : set) n += static_cast<std::int64_t>(s->bytes.size());
+    return n;
+}
+
+void bm_parse_referkit(benchmark::State& st, std::vector<const Sample*> set, std::string label) {
+    std::uint64_t sum = 0;
+    for (auto _ : st) {
+        for (const Sample* s : set) {
+            auto m = referkit::Message::parse(std::string_view(s->bytes));
+            if (!m) {
+                st.SkipWithError("referkit rejected a message");
+                break;
+            }
+            sum += referkit_fold(*m).value_or(0);
+        }
+        benchmark::DoNotOptimize(sum);
+    }
+    st.SetItemsProcessed(st.iterations() * static_cast<std::int64_t>(set.size()));
+    st.SetBytesProcessed(st.iterations() * bytes_of(set));
+    st.SetLabel(label);
+}
+
+void bm_parse_peer(benchmark::State& st, const Peer* peer, std::vector<const Sample*> set, std::string label) {
+    std::uint64_t sum = 0;
+    for (auto _ : st) {
+        for (const Sample* s : set) {
+            const PeerResult r = peer->parse(s->bytes);
+            if (!r.ok) {
+                st.SkipWithError("peer rejected a message");
+                break;
+            }
+            sum += r.checksum;
+        }
+        benchmark::DoNotOptimize(sum);
+    }
+    st.SetItemsProcessed(st.iterations() * static_cast<std::int64_t>(set.size()));
+    st.SetBytesProcessed(st.iterations() * bytes_of(set));
+    st.SetLabel(label);
+}
+
+// Messages parsed once (shared by the print benchmarks; alive for the whole run).
+struct Parsed {
+    std::vector<referkit::Message> referkit;
+    std::vector<std::unique_ptr<PeerMessage>> peer;
+};
+
+void bm_print_referkit(benchmark::State& st, const std::vector<referkit::Message>* msgs, std::string label) {
+    std::string out;
+    out.reserve(4096);
+    std::int64_t bytes = 0;
+    for (auto _ : st) {
+        for (const referkit::Message& m : *msgs) {
+            out.clear();
+            referkit::print(m, out);
+            benchmark::DoNotOptimize(out.data());
+            bytes += static_cast<std::int64_t>(out.size());
+        }
+        benchmark::ClobberMemory();
+    }
+    st.SetItemsProcessed(st.iterations() * static_cast<std::int64_t>(msgs->size()));
+    st.SetBytesProcessed(bytes);
+    st.SetLabel(label);
+}
+
+void bm_print_peer(benchmark::State& st, const std::vector<std::unique_ptr<PeerMessage>>* msgs, std::string label) {
+    std::string out;
+    out.reserve(4096);
+    std::int64_t bytes = 0;
+    for (auto _ : st) {
+        for (const auto& m : *msgs) {
+            const std::size_t n = m->print(out);
+            if (n == 0) {
+                st.SkipWithError("peer failed to print a message");
+                break;
+            }
+            benchmark::DoNotOptimize(out.data());
+            bytes += static_cast<std::int64_t>(n);
+        }
+        benchmark::ClobberMemory();
+    }
+    st.SetItemsProcessed(st.iterations() * static_cast<std::int64_t>(msgs->size()));
+    st.SetBytesProcessed(bytes);
+    st.SetLabel(label);
+}
+
+// Keeps the subset a library parses; names the others.
+template <class Accept>
+std::vector<const Sample*> accepted(const std::vector<const Sample*>& set, std::vector<std::string>& skipped, Accept&& ok) {
+    std::vector<const Sample*> used;
+    for (const Sample* s : set) {
+        if (ok(*s)) used.push_back(s);
+        else skipped.push_back(s->name);
+    }
+    return used;
+}
+
+// Owns everything the registered benchmarks point to.
+struct Registry {
+    std::vector<std::unique_ptr<Parsed>> parsed;
+};
+
+void register_set(Registry& reg, const char* suffix, const std::vector<const Sample*>& set, bool is_mix) {
+    const char* why = " (rejected by this library)";
+    // Parsing.
+    {
+        std::vector<std::string> skipped;
+        auto used = accepted(set, skipped, [](const Sample& s) { return referkit_parse(s.bytes).ok; });
+        if (!used.empty())
+            benchmark::RegisterBenchmark((std::string("BM_parse") + suffix + "/referkit").c_str(), bm_parse_referkit, used,
+                                         set_label(used.size(), skipped, why));
+    }
+    for (const Peer& p : kPeers) {
+        std::vector<std::string> skipped;
+        auto used = accepted(set, skipped, [&p](const Sample& s) { return p.parse(s.bytes).ok; });
+        if (is_mix && !skipped.empty()) continue;  // cannot happen after sanity_check
+        if (!used.empty())
+            benchmark::RegisterBenchmark((std::string("BM_parse") + suffix + "/" + p.id).c_str(), bm_parse_peer, &p, used,
+                                         set_label(used.size(), skipped, why));
+    }
+    // Printing.
+    {
+        auto& pr = reg.parsed.emplace_back(std::make_unique<Parsed>());
+        std::vector<std::string> skipped;
+        for (const Sample* s : set) {
+            auto m = referkit::Message::parse(s->bytes);
+            if (m) pr->referkit.push_back(std::move(*m));
+            else skipped.push_back(s->name);
+        }
+        if (!pr->referkit.empty())
+            benchmark::RegisterBenchmark((std::string("BM_print") + suffix + "/referkit").c_str(), bm_print_referkit,
+                                         &pr->referkit, set_label(pr->referkit.size(), skipped, why));
+    }
+    for (const Peer& p : kPeers) {
+        if (p.keep == nullptr) continue;  // libre: no printer
+        auto& pr = reg.parsed.emplace_back(std::make_unique<Parsed>());
+        std::vector<std::string> skipped;
+        std::string scratch;
+        for (const Sample* s : set) {
+            std::unique_ptr<PeerMessage> kept{p.keep(s->bytes)};
+            if (kept && kept->print(scratch) > 0) pr->peer.push_back(std::move(kept));
+            else skipped.push_back(s->name);
+        }
+        if (is_mix && !skipped.empty()) {
+            std::fprintf(g_text, "note: %s cannot print every mix message; BM_print/%s not run\n", p.display, p.id);
+            continue;
+        }
+        if (!pr->peer.empty())
+            benchmark::RegisterBenchmark((std::string("BM_print") + suffix + "/" + p.id).c_str(), bm_print_peer, &pr->peer,
+                                         set_label(pr->peer.size(), skipped, why));
+    }
+}
+
+// --- results and summary -------------------------------------------------------------------
+
+// Forwards to the usual display reporter and records items_per_second per benchmark name
+// (the median when --benchmark_repetitions gives aggregates).
+class RecordingReporter final : public benchmark::BenchmarkReporter {
+public:
+    explicit RecordingReporter(benchmark::BenchmarkReporter* inner) : inner_(inner) {}
+
+    bool ReportContext(const Context& context) override { return inner_->ReportContext(context); }
+    void ReportRuns(const std::vector<Run>& runs) override {
+        for (const Run& r : runs) record(r);
+        inner_->ReportRuns(runs);
+    }
+    void Finalize() override { inner_->Finalize(); }
+
+    struct Result {
+        double rate = 0;
+        std::string label;
+        bool median = false;
+    };
+    [[nodiscard]] const Result* find(const std::string& name) const {
+        auto it = results_.find(name);
+        return it == results_.end() ? nullptr : &it->second;
+    }
+
+private:
+    void record(const Run& r) {
+        if (r.error_occurred) return;
+        const bool median = r.run_type == Run::RT_Aggregate;
+        if (median && r.aggregate_name != "median") return;
+        auto c = r.counters.find("items_per_second");
+        if (c == r.counters.end()) return;
+        Result& slot = results_[r.run_name.function_name];
+        if (slot.median && !median) return;
+        slot = {c->second.value, r.report_label, median};
+    }
+
+    benchmark::BenchmarkReporter* inner_;
+    std::map<std::string, Result> results_;
+};
+
+std::string format_rate(double per_s) {
+    char buf[32];
+    if (per_s >= 1e6) std::snprintf(buf, sizeof buf, "%.2f M", per_s / 1e6);
+    else std::snprintf(buf, sizeof buf, "%.0f k", per_s / 1e3);
+    return buf;
+}
+
+void print_summary(std::FILE* out, const RecordingReporter& rec) {
+    struct Lib { const char* id; const char* display; };
+    const Lib libs[] = {{"referkit", "referkit"}, {"osip", "libosip2"}, {"sofia", "sofia-sip"}, {"libre", "libre"}};
+    const auto rate = [&rec](const std::string& name) -> double {
+        const auto* r = rec.find(name);
+        return r != nullptr ? r->rate : 0.0;
+    };
+
+    std::fprintf(out, "\n== Summary: messages/s (CPU time), ratio to sofia-sip measured in this run ==\n");
+    for (const char* kind : {"parse", "print"}) {
+        for (const char* set : {"", "_tricky"}) {
+            const std::string family = std::string("BM_") + kind + set;
+            std::fprintf(out, "%s, %s:\n", kind, *set ? "tricky set 07-11" : "mix 01-06");
+            const double sofia = rate(family + "/sofia");
+            for (const Lib& lib : libs) {
+                const std::string name = family + "/" + lib.id;
+                const auto* r = rec.find(name);
+                if (r == nullptr) {
+                    const bool no_printer = std::string(kind) == "print" && std::string(lib.id) == "libre";
+                    std::fprintf(out, "  %-10s %s\n", lib.display, no_printer ? "-  (no printer for a parsed message)" : "not run");
+                    continue;
+                }
+                std::fprintf(out, "  %-10s %9s msg/s", lib.display, format_rate(r->rate).c_str());
+                if (sofia > 0) std::fprintf(out, "  %5.2fx sofia-sip", r->rate / sofia);
+                if (*set && r->label.find("skipped") != std::string::npos) std::fprintf(out, "   [%s]", r->label.c_str());
+                std::fprintf(out, "\n");
+            }
+        }
+    }
+
+    std::fprintf(out, "targets (issue), mix:\n");
+    const struct { const char* kind; double target; } targets[] = {{"parse", 3.6}, {"print", 4.0}};
+    for (const auto& t : targets) {
+        const double ours = rate(std::string("BM_") + t.kind + "/referkit");
+        const double sofia = rate(std::string("BM_") + t.kind + "/sofia");
+        if (ours <= 0 || sofia <= 0) {
+            std::fprintf(out, "  %s >= %.1fx sofia-sip: not measured\n", t.kind, t.target);
+            continue;
+        }
+        const double ratio = ours / sofia;
+        std::fprintf(out, "  %s >= %.1fx sofia-sip: %.2fx  %s\n", t.kind, t.target, ratio, ratio >= t.target ? "PASS" : "BELOW");
+    }
+    std::fprintf(out,
+                 "reference (bench-corpus README, this machine class, mix): parse PJSIP 689 k, sofia-sip 379 k, "
+                 "libosip2 231 k, libre 141 k;\n  print PJSIP 2.69 M, sofia-sip 1.11 M, libosip2 376 k msg/s\n");
+}
+
+// --- callgrind mode ------------------------------------------------------------------------
+
+[[gnu::noinline]] std::uint64_t callgrind_parse_passes(const std::vector<const Sample*>& set, int passes) {
+    std::uint64_t sum = 0;
+    for (int i = 0; i < passes; ++i) {
+        for (const Sample* s : set) {
+            auto m = referkit::Message::parse(std::string_view(s->bytes));
+            if (!m) return 0;
+            sum += referkit_fold(*m).value_or(0);
+        }
+    }
+    return sum;
+}
+
+[[gnu::noinline]] std::uint64_t callgrind_peer_passes(const Peer& peer, const std::vector<const Sample*>& set, int passes) {
+    std::uint64_t sum = 0;
+    for (int i = 0; i < passes; ++i) {
+        for (const Sample* s : set) {
+            const PeerResult r = peer.parse(s->bytes);
+            if (!r.ok) return 0;
+            sum += r.checksum;
+        }
+    }
+    return sum;
+}
+
+[[gnu::noinline]] std::uint64_t callgrind_print_passes(const std::vector<referkit::Message>& msgs, int passes) {
+    std::string out;
+    out.reserve(4096);
+    std::uint64_t sum = 0;
+    for (int i = 0; i < passes; ++i) {
+        for (const referkit::Message& m : msgs) {
+            out.clear();
+            referkit::print(m, out);
+            sum += out.size();
+        }
+    }
+    return sum;
+}
+
+struct CallgrindRun {
+    enum class What { none, parse, print } what = What::none;
+    const Peer* peer = nullptr;  // parse with a peer instead of referkit
+    bool baseline = false;       // 0 passes: everything but the measured loop
+};
+
+int run_callgrind(const Corpus& corpus, const CallgrindRun& run, int passes) {
+    const int n = run.baseline ? 0 : passes;
+    const long long messages = static_cast<long long>(n) * static_cast<long long>(corpus.mix.size());
+    std::uint64_t sum = 0;
+    std::string what;
+    if (run.what == CallgrindRun::What::parse && run.peer != nullptr) {
+        what = std::string("parse with ") + run.peer->display;
+        run.peer->init();
+        sum = callgrind_peer_passes(*run.peer, corpus.mix, n);
+    } else if (run.what == CallgrindRun::What::parse) {
+        what = "parse with referkit";
+        sum = callgrind_parse_passes(corpus.mix, n);
+    } else {
+        what = "print with referkit";
+        std::vector<referkit::Message> msgs;
+        for (const Sample* s : corpus.mix) {
+            auto m = referkit::Message::parse(std::string_view(s->bytes));
+            if (!m) {
+                std::fprintf(stderr, "parse: referkit rejected %s\n", s->name.c_str());
+                return 1;
+            }
+            msgs.push_back(std::move(*m));
+        }
+        sum = callgrind_print_passes(msgs, n);
+    }
+    if (n > 0 && sum == 0) {
+        std::fprintf(stderr, "parse: a mix message was rejected (%s)\n", what.c_str());
+        return 1;
+    }
+    std::printf("callgrind, %s%s: %d passes x %zu messages = %lld messages (checksum %016llx)\n", what.c_str(),
+                run.baseline ? " (baseline)" : "", n, corpus.mix.size(), messages, static_cast<unsigned long long>(sum));
+    if (n > 0)
+        std::printf("instructions per message = (Ir of this run - Ir of the same command with --passes=0) / %lld\n", messages);
+    return 0;
+}
+
+// --- main ----------------------------------------------------------------------------------
+
+void usage() {
+    std::printf(
+        "bench/parse options (besides Google Benchmark's --benchmark_*):\n"
+        "  --corpus=DIR                 corpus directory (default %s)\n"
+        "  --callgrind                  no benchmark: N passes of referkit parsing the mix (for valgrind)\n"
+        "  --callgrind-baseline         the same with 0 passes (load only)\n"
+        "  --callgrind-print            N passes of referkit printing the mix (parsed once)\n"
+        "  --callgrind-print-baseline   the same with 0 passes (load and parse once)\n"
+        "  --callgrind-peer=LIB         N passes of LIB (osip, sofia, libre) parsing the mix\n"
+        "  --passes=N                   N for the callgrind modes (default %d; 0 = baseline of any mode)\n\n",
+        REFERKIT_BENCH_CORPUS, kDefaultPasses);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string corpus_dir = REFERKIT_BENCH_CORPUS;
+    CallgrindRun callgrind;
+    int passes = kDefaultPasses;
+    bool machine_format = false;
+
+    // Our flags first; everything else goes to Google Benchmark.
+    std::vector<char*> rest{argv[0]};
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (a.starts_with("--corpus=")) {
+            corpus_dir = std::string(a.substr(9));
+        } else if (a == "--callgrind" || a == "--callgrind-baseline") {
+            callgrind = {CallgrindRun::What::parse, nullptr, a.ends_with("-baseline")};
+        } else if (a == "--callgrind-print" || a == "--callgrind-print-baseline") {
+            callgrind = {CallgrindRun::What::print, nullptr, a.ends_with("-baseline")};
+        } else if (a.starts_with("--callgrind-peer=")) {
+            const std::string_view name = a.substr(17);
+            callgrind = {CallgrindRun::What::parse, nullptr, false};
+            for (const Peer& p : kPeers)
+                if (name == p.id) callgrind.peer = &p;
+            if (callgrind.peer == nullptr) {
+                std::fprintf(stderr, "parse: --callgrind-peer takes osip, sofia or libre\n");
+                return 2;
+            }
+        } else if (a.starts_with("--passes=")) {
+            char* endp = nullptr;
+            const long v = std::strtol(argv[i] + 9, &endp, 10);
+            if (endp == argv[i] + 9 || *endp != '\0' || v < 0 || v > 100000000) {
+                std::fprintf(stderr, "parse: --passes needs a number >= 0\n");
+                return 2;
+            }
+            passes = static_cast<int>(v);
+        } else {
+            if (a == "--help" || a == "-h") usage();
+            if (a.starts_with("--benchmark_format=") && a != "--benchmark_format=console") machine_format = true;
+            rest.push_back(argv[i]);
+        }
+    }
+
+    Corpus corpus;
+    if (!load_corpus(corpus_dir, corpus)) return 2;
+    if (callgrind.what != CallgrindRun::What::none) return run_callgrind(corpus, callgrind, passes);
+
+    int bargc = static_cast<int>(rest.size());
+    rest.push_back(nullptr);
+    benchmark::Initialize(&bargc, rest.data());
+    if (benchmark::ReportUnrecognizedArguments(bargc, rest.data())) return 2;
+
+    for (const Peer& p : kPeers) p.init();
+    // Our text goes to stdout, or to stderr when Google Benchmark writes JSON/CSV to stdout.
+    g_text = machine_format ? stderr : stdout;
+    if (!sanity_check(corpus)) return 1;
+
+    std::fprintf(g_text, "note: libre has no printer for a parsed message: no BM_print*/libre\n");
+    Registry registry;
+    register_set(registry, "", corpus.mix, true);
+    if (!corpus.tricky.empty()) register_set(registry, "_tricky", corpus.tricky, false);
+    std::fflush(g_text);
+
+    RecordingReporter reporter(benchmark::CreateDefaultDisplayReporter());
+    benchmark::RunSpecifiedBenchmarks(&reporter);
+    print_summary(g_text, reporter);
+    benchmark::Shutdown();
+    return 0;
+}

@@ -201,7 +201,9 @@ protected:
             ASSERT_FALSE(o.accepted) << "accepted, but the RFC says: " << e.note;
             if (e.status == "drop") EXPECT_EQ(o.status, -1) << o.what;
             else EXPECT_EQ(o.status, std::stoi(e.status)) << o.what;
-            if (e.where == "parse") EXPECT_TRUE(o.from_parser) << "expected the parser to refuse it, got: " << o.what;
+            if (e.where == "parse") {
+                EXPECT_TRUE(o.from_parser) << "expected the parser to refuse it, got: " << o.what;
+            }
             if (e.where.rfind("header:", 0) == 0) {
                 HeaderId want = lookup_header(e.where.substr(7));
                 std::string want_name = want == HeaderId::other ? e.where.substr(7) : std::string(canonical_name(want));

@@ -801,7 +801,7 @@ TEST(MessageParse, LoneCrInsideAHeaderLineIsABadLineEnding) {
 TEST(MessageParse, ControlCharacterInAValueIsABadHeaderValue) {
     // RFC 3261 §25.1: header-value = *(TEXT-UTF8char / UTF8-CONT / LWS); TEXT-UTF8char excludes
     // control characters. ErrorCode::bad_header_value exists for exactly this.
-    std::string text = make_request("OPTIONS", "X-Note: a\x01b\r\n");
+    std::string text = make_request("OPTIONS", "X-Note: a\x01" "b\r\n");
     EXPECT_TRUE(Fails(Message::parse(text), ErrorCode::bad_header_value, at(text, "\x01")));
 }
 

@@ -21,7 +21,8 @@ enum class HeaderId : std::uint8_t {
 };
 inline constexpr std::size_t header_id_count = static_cast<std::size_t>(HeaderId::www_authenticate) + 1;
 
-// Case-insensitive lookup of a full or compact name; HeaderId::other when unknown.
+// Case-insensitive lookup of a full or compact name; HeaderId::other when unknown. name must be a
+// token (as every parsed header name is): control bytes are folded like letters.
 [[nodiscard]] HeaderId lookup_header(std::string_view name) noexcept;
 // The canonical spelling ("Call-ID", "CSeq", "WWW-Authenticate"); "" for HeaderId::other.
 [[nodiscard]] std::string_view canonical_name(HeaderId id) noexcept;
@@ -34,6 +35,16 @@ inline constexpr std::size_t header_id_count = static_cast<std::size_t>(HeaderId
 [[nodiscard]] bool is_single_header(HeaderId id) noexcept;
 
 // ASCII case-insensitive equality (header names, tokens, schemes, parameter names).
-[[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept;
+[[nodiscard]] inline bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x == y) continue;
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x | 0x20);
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y | 0x20);
+        if (x != y) return false;
+    }
+    return true;
+}
 
 }  // namespace referkit

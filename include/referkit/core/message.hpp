@@ -100,8 +100,14 @@ public:
         return static_cast<std::uint32_t>(v.data() - buffer_.data());
     }
 
+    // Only the parser makes messages (the key keeps the constructor usable by std::expected).
+    class Key {
+        friend class Message;
+        Key() = default;
+    };
+    explicit Message(Key) {}
+
 private:
-    Message() = default;
     friend class MessageParser;
 
     std::expected<const HeaderField*, ParseError> single(HeaderId id) const;

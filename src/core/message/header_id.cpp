@@ -1,6 +1,7 @@
 #include "referkit/core/header_id.hpp"
 
 #include <array>
+#include <cstring>
 
 namespace referkit {
 namespace {
@@ -94,30 +95,53 @@ static_assert(ids_in_order(), "entries must be indexed by HeaderId");
 
 constexpr std::size_t max_len = 20;
 
-// Ids grouped by name length, so a lookup compares against a handful of names at most.
-struct LengthIndex {
-    std::array<std::array<HeaderId, 12>, max_len + 1> ids{};
-    std::array<std::uint8_t, max_len + 1> count{};
+// Open-addressing hash table over the full names, keyed by length and three folded characters:
+// one or two probes and one comparison per lookup.
+constexpr std::size_t slots = 256;
+constexpr std::size_t slot_of(std::size_t n, char first, char second, char last) noexcept {
+    return (n * 37 + static_cast<std::size_t>(first | 0x20) * 11 + static_cast<std::size_t>(second | 0x20) * 5 +
+            static_cast<std::size_t>(last | 0x20)) & (slots - 1);
+}
+
+struct Index {
+    std::array<HeaderId, slots> table{};  // HeaderId::other = empty
     std::array<HeaderId, 26> compact{};
 };
 
-constexpr LengthIndex make_index() {
-    LengthIndex ix{};
+constexpr Index make_index() {
+    Index ix{};
     for (const Entry& e : entries) {
         if (e.id == HeaderId::other) continue;
-        ix.ids[e.name.size()][ix.count[e.name.size()]++] = e.id;
-        if (e.compact) ix.compact[e.compact - 'a'] = e.id;
+        std::size_t s = slot_of(e.name.size(), e.name[0], e.name[1], e.name.back());
+        while (ix.table[s] != HeaderId::other) s = (s + 1) & (slots - 1);
+        ix.table[s] = e.id;
+        if (e.compact) ix.compact[static_cast<std::size_t>(e.compact - 'a')] = e.id;
     }
     return ix;
 }
-constexpr LengthIndex index = make_index();
+constexpr Index index = make_index();
 
 // The name is compared against a canonical name of letters, digits and '-': OR-ing 0x20 folds
 // ASCII letters and leaves '-' and digits alone, and no other byte can fold onto them.
+inline std::uint64_t load(const char* p, std::size_t n) noexcept {
+    std::uint64_t v = 0;
+    std::memcpy(&v, p, n);
+    return v;
+}
+// Compares in at most a few word loads; the last load overlaps the previous one when the length is
+// not a multiple of the word size.
 inline bool equal_folded(const char* a, std::string_view canonical) noexcept {
-    for (std::size_t i = 0; i < canonical.size(); ++i)
-        if ((a[i] | 0x20) != (canonical[i] | 0x20)) return false;
-    return true;
+    const std::size_t n = canonical.size();
+    const char* b = canonical.data();
+    constexpr std::uint64_t fold = 0x2020202020202020ULL;
+    if (n >= 8) {
+        for (std::size_t i = 0; i + 8 < n; i += 8)
+            if ((load(a + i, 8) | fold) != (load(b + i, 8) | fold)) return false;
+        return (load(a + n - 8, 8) | fold) == (load(b + n - 8, 8) | fold);
+    }
+    if (n >= 4)
+        return ((load(a, 4) | fold) == (load(b, 4) | fold)) && ((load(a + n - 4, 4) | fold) == (load(b + n - 4, 4) | fold));
+    return ((load(a, 2) | fold) == (load(b, 2) | fold)) && ((load(a + n - 2, 2) | fold) == (load(b + n - 2, 2) | fold));
 }
 
 }  // namespace
@@ -126,20 +150,17 @@ HeaderId lookup_header(std::string_view name) noexcept {
     const std::size_t n = name.size();
     if (n == 1) {
         char c = static_cast<char>(name[0] | 0x20);
-        if (c >= 'a' && c <= 'z') {
-            HeaderId id = index.compact[static_cast<std::size_t>(c - 'a')];
-            return id;
-        }
-        return HeaderId::other;
+        return (c >= 'a' && c <= 'z') ? index.compact[static_cast<std::size_t>(c - 'a')] : HeaderId::other;
     }
-    if (n == 0 || n > max_len) return HeaderId::other;
-    const char first = static_cast<char>(name[0] | 0x20);
-    for (std::size_t i = 0; i < index.count[n]; ++i) {
-        HeaderId id = index.ids[n][i];
+    if (n < 2 || n > max_len) return HeaderId::other;
+    std::size_t s = slot_of(n, name[0], name[1], name[n - 1]);
+    while (true) {
+        HeaderId id = index.table[s];
+        if (id == HeaderId::other) return id;
         std::string_view canon = entries[static_cast<std::size_t>(id)].name;
-        if ((canon[0] | 0x20) == first && equal_folded(name.data(), canon)) return id;
+        if (canon.size() == n && equal_folded(name.data(), canon)) return id;
+        s = (s + 1) & (slots - 1);
     }
-    return HeaderId::other;
 }
 
 std::string_view canonical_name(HeaderId id) noexcept { return entries[static_cast<std::size_t>(id)].name; }
@@ -147,16 +168,5 @@ char compact_form(HeaderId id) noexcept { return entries[static_cast<std::size_t
 bool is_list_header(HeaderId id) noexcept { return entries[static_cast<std::size_t>(id)].list; }
 bool is_single_header(HeaderId id) noexcept { return entries[static_cast<std::size_t>(id)].single; }
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x == y) continue;
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x | 0x20);
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y | 0x20);
-        if (x != y) return false;
-    }
-    return true;
-}
 
 }  // namespace referkit

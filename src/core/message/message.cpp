@@ -11,6 +11,7 @@ const HeaderField* Message::find(HeaderId id) const noexcept {
 }
 
 const HeaderField* Message::find(std::string_view name) const noexcept {
+    if (!is_token(name)) return nullptr;  // no header field has such a name
     HeaderId id = lookup_header(name);
     if (id != HeaderId::other) return find(id);
     for (const HeaderField& h : headers_)

@@ -97,7 +97,11 @@ MessageWriter MessageWriter::response(int status, std::string_view reason) {
     MessageWriter w;
     if (status < 100 || status > 699) w.fail("status must be 100..699");
     if (reason.empty()) reason = reason_phrase(status);
-    if (!clean_value(reason)) w.fail("reason phrase must not contain CR, LF or NUL");
+    for (char c : reason)
+        if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) {
+            w.fail("reason phrase must not contain control characters");
+            break;
+        }
     w.out_.reserve(512);
     w.out_.append("SIP/2.0 ");
     append_number(w.out_, static_cast<std::uint64_t>(status));

@@ -16,8 +16,15 @@ std::expected<std::optional<Frame>, ParseError> StreamFramer::fail(ParseError e)
     return std::unexpected(e);
 }
 
+namespace {
+// What every call after the first failure returns: the stream cannot be resynchronised.
+ParseError after_failure(const ParseError& first) {
+    return ParseError{ErrorCode::stream_failed, first.offset, first.status, "the stream already failed: close the connection"};
+}
+}  // namespace
+
 std::expected<void, ParseError> StreamFramer::feed(std::string_view bytes) {
-    if (failed_) return std::unexpected(*failed_);
+    if (failed_) return std::unexpected(after_failure(*failed_));
     if (pending() + bytes.size() > limits_.max_pending_stream_bytes) {
         ParseError e = error(ErrorCode::message_too_large, pending(), "stream holds more unframed bytes than Limits::max_pending_stream_bytes", 513);
         e.offset += static_cast<std::uint32_t>(base_ + start_);
@@ -46,7 +53,7 @@ void StreamFramer::compact() {
 }
 
 std::expected<std::optional<Frame>, ParseError> StreamFramer::next() {
-    if (failed_) return std::unexpected(*failed_);
+    if (failed_) return std::unexpected(after_failure(*failed_));
     const char* b = buf_.data();
     const std::size_t n = buf_.size();
 

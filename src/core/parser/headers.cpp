@@ -1,5 +1,7 @@
 #include "referkit/core/headers.hpp"
 
+#include <cstring>
+
 #include "parser/lex.hpp"
 #include "parser/uri_internal.hpp"
 #include "referkit/core/header_id.hpp"
@@ -38,7 +40,7 @@ Result<ParamList> take_params(Cursor& c, const Limits& limits, F&& on_param, std
         if (!first) first = c.p;
         std::string_view name = c.take(lex::k_token);
         if (name.empty()) return std::unexpected(at(c, ErrorCode::bad_param, "parameter name expected after ';'"));
-        std::string_view value;
+        std::string_view value(c.p, 0);  // valueless: an empty view where the value would be
         if (c.separator('=')) {
             const char* vs = c.p;
             if (!take_gen_value(c, !bare_ipv6_param.empty() && iequals(name, bare_ipv6_param))) return std::unexpected(at(c, ErrorCode::bad_param, "parameter value expected after '='"));
@@ -155,15 +157,16 @@ std::string NameAddr::display() const {
     return std::string(display_name);
 }
 
-std::expected<NameAddr, ParseError> parse_name_addr(std::string_view text, const Limits& limits) {
+namespace detail {
+
+std::optional<ParseError> parse_name_addr_into(std::string_view text, const Limits& limits, NameAddr& na) {
     Cursor c(text);
-    NameAddr na;
     c.skip_lws();
     if (c.peek() == '"') {
         na.display_name = lex::take_quoted(c);
-        if (na.display_name.empty()) return std::unexpected(at(c, ErrorCode::bad_quoted_string, "unterminated quoted display name"));
+        if (na.display_name.empty()) return at(c, ErrorCode::bad_quoted_string, "unterminated quoted display name");
         c.skip_lws();
-        if (c.peek() != '<') return std::unexpected(at(c, ErrorCode::bad_name_addr, "'<' expected after the display name"));
+        if (c.peek() != '<') return at(c, ErrorCode::bad_name_addr, "'<' expected after the display name");
     } else if (c.peek() != '<') {
         // *(token LWS) before '<' is a display name; anything else is an addr-spec.
         const char* s = c.p;
@@ -174,34 +177,31 @@ std::expected<NameAddr, ParseError> parse_name_addr(std::string_view text, const
             last = c.p;
             c.skip_lws();
         }
-        if (c.peek() == '<' && last != s) {
-            na.display_name = std::string_view(s, static_cast<std::size_t>(last - s));
-        } else {
-            c.p = s;
-        }
+        if (c.peek() == '<' && last != s) na.display_name = std::string_view(s, static_cast<std::size_t>(last - s));
+        else c.p = s;
     }
     if (c.consume('<')) {
-        const char* us = c.p;
-        while (!c.at_end() && *c.p != '>') ++c.p;
-        if (c.at_end()) return std::unexpected(at(c, ErrorCode::bad_name_addr, "'>' expected after the URI"));
-        std::string_view ut(us, static_cast<std::size_t>(c.p - us));
-        auto u = parse_uri(ut, UriContext::name_addr, limits);
-        if (!u) {
-            ParseError e = u.error();
-            e.offset += static_cast<std::uint32_t>(us - c.begin);
-            return std::unexpected(e);
+        const void* gt = std::memchr(c.p, '>', static_cast<std::size_t>(c.end - c.p));
+        if (!gt) {
+            c.p = c.end;
+            return at(c, ErrorCode::bad_name_addr, "'>' expected after the URI");
         }
-        na.uri = *u;
+        Cursor uc(std::string_view(c.p, static_cast<std::size_t>(static_cast<const char*>(gt) - c.p)));
+        if (uc.end - uc.p > static_cast<std::ptrdiff_t>(limits.max_uri_length))
+            return error(ErrorCode::uri_too_long, c.offset(), "URI longer than Limits::max_uri_length", 414);
+        if (auto e = parse_uri_into(uc, UriContext::name_addr, limits, na.uri)) {
+            e->offset += static_cast<std::uint32_t>(c.offset());
+            return e;
+        }
+        if (!uc.at_end()) return error(ErrorCode::bad_uri, c.offset() + uc.offset(), "unexpected character in URI");
         na.angle_brackets = true;
-        ++c.p;
+        c.p = static_cast<const char*>(gt) + 1;
     } else {
-        auto u = detail::parse_uri_prefix(c, UriContext::addr_spec, limits);
-        if (!u) return std::unexpected(u.error());
-        na.uri = *u;
+        if (auto e = parse_uri_into(c, UriContext::addr_spec, limits, na.uri)) return e;
     }
     bool tagged = false;
     auto params = take_params(c, limits, [&](std::string_view name, std::string_view value, Cursor& cc) -> Result<void> {
-        if (iequals(name, "tag")) {
+        if (name.size() == 3 && iequals(name, "tag")) {
             // RFC 3420 §3.2 shows two tags as invalid: a dialog has one identity.
             if (tagged) return std::unexpected(at(cc, ErrorCode::bad_param, "tag parameter appears twice"));
             if (value.empty()) return std::unexpected(at(cc, ErrorCode::bad_param, "tag needs a value"));
@@ -210,59 +210,90 @@ std::expected<NameAddr, ParseError> parse_name_addr(std::string_view text, const
         }
         return {};
     });
-    if (!params) return std::unexpected(params.error());
+    if (!params) return params.error();
     na.params = *params;
-    if (auto r = expect_end(c, ErrorCode::bad_name_addr, "unexpected character after name-addr"); !r) return std::unexpected(r.error());
-    return na;
+    if (auto r = expect_end(c, ErrorCode::bad_name_addr, "unexpected character after name-addr"); !r) return r.error();
+    return std::nullopt;
 }
 
-std::expected<Via, ParseError> parse_via(std::string_view text, const Limits& limits) {
+std::optional<ParseError> parse_via_into(std::string_view text, const Limits& limits, Via& v) {
     Cursor c(text);
-    Via v;
     c.skip_lws();
     v.protocol = c.take(lex::k_token);
-    if (v.protocol.empty() || !c.separator('/')) return std::unexpected(at(c, ErrorCode::bad_via, "Via must start with protocol-name '/' version '/' transport"));
+    if (v.protocol.empty() || !c.separator('/')) return at(c, ErrorCode::bad_via, "Via must start with protocol-name '/' version '/' transport");
     v.version = c.take(lex::k_token);
-    if (v.version.empty() || !c.separator('/')) return std::unexpected(at(c, ErrorCode::bad_via, "Via protocol version expected"));
+    if (v.version.empty() || !c.separator('/')) return at(c, ErrorCode::bad_via, "Via protocol version expected");
     v.transport = c.take(lex::k_token);
-    if (v.transport.empty()) return std::unexpected(at(c, ErrorCode::bad_via, "Via transport expected"));
-    if (!c.skip_lws()) return std::unexpected(at(c, ErrorCode::bad_via, "white space expected before the Via sent-by"));
-    auto hp = detail::parse_hostport(c, false);
-    if (!hp) return std::unexpected(hp.error());
+    if (v.transport.empty()) return at(c, ErrorCode::bad_via, "Via transport expected");
+    if (!c.skip_lws()) return at(c, ErrorCode::bad_via, "white space expected before the Via sent-by");
+    auto hp = parse_hostport(c, false);
+    if (!hp) return hp.error();
     v.host = hp->host;
     v.host_kind = hp->kind;
     if (c.separator(':')) {
         std::string_view digits = c.take(lex::k_digit);
         auto port = number_value(digits, off(c, digits), 65535);
-        if (!port || *port == 0) return std::unexpected(at(c, ErrorCode::bad_port, "Via port must be 1..65535"));
+        if (!port || *port == 0) return at(c, ErrorCode::bad_port, "Via port must be 1..65535");
         v.port = static_cast<std::uint16_t>(*port);
     }
     auto params = take_params(c, limits, [&](std::string_view name, std::string_view value, Cursor& cc) -> Result<void> {
-        if (iequals(name, "branch")) {
-            if (value.empty()) return std::unexpected(at(cc, ErrorCode::bad_param, "branch needs a value"));
-            if (v.branch.empty()) v.branch = value;
-        } else if (iequals(name, "received")) {
-            v.received = value;
-        } else if (iequals(name, "maddr")) {
-            v.maddr = value;
-        } else if (iequals(name, "rport")) {
-            v.has_rport = true;
-            if (!value.empty()) {
-                auto p = number_value(value, off(cc, value), 65535);
-                if (!p) return std::unexpected(p.error());
-                v.rport = static_cast<std::uint16_t>(*p);
-            }
-        } else if (iequals(name, "ttl")) {
-            auto t = number_value(value, off(cc, value), 255);
-            if (!t) return std::unexpected(t.error());
-            v.ttl = static_cast<std::uint8_t>(*t);
+        // Dispatch on the length first: most parameters are compared against one name at most.
+        switch (name.size()) {
+            case 6:
+                if (iequals(name, "branch")) {
+                    if (value.empty()) return std::unexpected(at(cc, ErrorCode::bad_param, "branch needs a value"));
+                    if (v.branch.empty()) v.branch = value;
+                }
+                break;
+            case 8:
+                if (iequals(name, "received")) {
+                    if (value.empty()) return std::unexpected(at(cc, ErrorCode::bad_param, "received needs a value"));
+                    v.received = value;
+                }
+                break;
+            case 5:
+                if (iequals(name, "maddr")) {
+                    if (value.empty()) return std::unexpected(at(cc, ErrorCode::bad_param, "maddr needs a value"));
+                    v.maddr = value;
+                } else if (iequals(name, "rport")) {
+                    v.has_rport = true;
+                    if (!value.empty()) {
+                        auto p = number_value(value, off(cc, value), 65535);
+                        if (!p) return std::unexpected(p.error());
+                        v.rport = static_cast<std::uint16_t>(*p);
+                    }
+                }
+                break;
+            case 3:
+                if (iequals(name, "ttl")) {
+                    if (value.empty()) return std::unexpected(at(cc, ErrorCode::bad_param, "ttl needs a value"));
+                    auto t = number_value(value, off(cc, value), 255);
+                    if (!t) return std::unexpected(t.error());
+                    v.ttl = static_cast<std::uint8_t>(*t);
+                }
+                break;
+            default: break;
         }
         return {};
     }, "received");
-    if (!params) return std::unexpected(params.error());
+    if (!params) return params.error();
     v.params = *params;
-    if (auto r = expect_end(c, ErrorCode::bad_via, "unexpected character in Via"); !r) return std::unexpected(r.error());
-    return v;
+    if (auto r = expect_end(c, ErrorCode::bad_via, "unexpected character in Via"); !r) return r.error();
+    return std::nullopt;
+}
+
+}  // namespace detail
+
+std::expected<NameAddr, ParseError> parse_name_addr(std::string_view text, const Limits& limits) {
+    std::expected<NameAddr, ParseError> out;
+    if (auto e = detail::parse_name_addr_into(text, limits, *out)) return std::unexpected(*e);
+    return out;
+}
+
+std::expected<Via, ParseError> parse_via(std::string_view text, const Limits& limits) {
+    std::expected<Via, ParseError> out;
+    if (auto e = detail::parse_via_into(text, limits, *out)) return std::unexpected(*e);
+    return out;
 }
 
 std::expected<CSeq, ParseError> parse_cseq(std::string_view text) {
@@ -344,10 +375,12 @@ std::expected<SubscriptionState, ParseError> parse_subscription_state(std::strin
     else if (iequals(ss.value, "terminated")) ss.state = Substate::terminated;
     auto params = take_params(c, Limits{}, [&](std::string_view name, std::string_view value, Cursor& cc) -> Result<void> {
         if (iequals(name, "expires")) {
+            if (value.empty()) return std::unexpected(at(cc, ErrorCode::bad_param, "expires needs a value"));
             auto n = number_value(value, off(cc, value), 0xffffffffu);
             if (!n) return std::unexpected(n.error());
             ss.expires = *n;
         } else if (iequals(name, "retry-after")) {
+            if (value.empty()) return std::unexpected(at(cc, ErrorCode::bad_param, "retry-after needs a value"));
             auto n = number_value(value, off(cc, value), 0xffffffffu);
             if (!n) return std::unexpected(n.error());
             ss.retry_after = *n;

@@ -23,6 +23,8 @@ enum : std::uint16_t {
     k_ws = 1 << 11,         // SP / HT
     k_scheme = 1 << 12,     // ALPHA / DIGIT / "+" / "-" / "."
     k_tel = 1 << 13,        // tel URI number chars (RFC 3966, tolerant)
+    k_lws = 1 << 14,        // SP, HT, CR, LF: where linear white space may start
+    k_userinfo = 1 << 15,   // what may precede '@' in a SIP URI: user, ':' password, escapes
 };
 
 constexpr std::array<std::uint16_t, 256> make_table() {
@@ -46,6 +48,10 @@ constexpr std::array<std::uint16_t, 256> make_table() {
     set("+-.", k_scheme);
     set("-.()+*#", k_tel);  // digits, hex, visual separators (RFC 3966); ;params apart
     set(" \t", k_ws);
+    set(" \t\r\n", k_lws);
+    for (std::size_t c = 0; c < 256; ++c)
+        if (t[c] & (k_user | k_password)) t[c] |= k_userinfo;
+    set(":%", k_userinfo);
     return t;
 }
 inline constexpr auto table = make_table();
@@ -74,6 +80,7 @@ struct Cursor {
 
     // LWS = [*WSP CRLF] 1*WSP (a bare LF is tolerated as a line break). Returns true if any was skipped.
     bool skip_lws() noexcept {
+        if (p >= end || !is(*p, k_lws)) return false;
         const char* s = p;
         while (p < end) {
             if (is_ws(*p)) { ++p; continue; }
@@ -147,6 +154,26 @@ inline std::string_view take_quoted(Cursor& c) noexcept {
         ++q;
     }
     return {};
+}
+
+// First byte in [p, end) that is a control character (below 0x20) or DEL, else end. Eight bytes
+// at a time: a word with none of them is skipped with a few arithmetic operations.
+inline const char* find_control(const char* p, const char* end) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    while (end - p >= 8) {
+        std::uint64_t x;
+        __builtin_memcpy(&x, p, 8);
+        std::uint64_t below = (x - ones * 0x20) & ~x & highs;  // bytes < 0x20 (ASCII bytes only)
+        std::uint64_t y = x ^ (ones * 0x7f);
+        std::uint64_t del = (y - ones) & ~y & highs;           // bytes == 0x7f
+        if (below | del) break;
+        p += 8;
+    }
+    for (; p < end; ++p) {
+        auto c = static_cast<unsigned char>(*p);
+        if (c < 0x20 || c == 0x7f) return p;
+    }
+    return end;
 }
 
 // Trims LWS on both ends.

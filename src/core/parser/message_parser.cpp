@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "parser/lex.hpp"
+#include "parser/uri_internal.hpp"
 #include "referkit/core/message.hpp"
 
 namespace referkit {
@@ -106,12 +107,7 @@ MessageParser::Void MessageParser::status_line(const char* s, const char* e) {
     m_.status_ = code;
     // Reason-Phrase = *(reserved / unreserved / escaped / UTF8 / SP / HTAB); tolerate a missing SP
     // when the phrase is empty.
-    const char* rs = p < e ? p + 1 : e;
-    for (const char* q = rs; q < e; ++q) {
-        auto ch = static_cast<unsigned char>(*q);
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-            return std::unexpected(error(ErrorCode::bad_reason_phrase, off(q), "control character in the reason phrase"));
-    }
+    const char* rs = p < e ? p + 1 : e;  // control characters were refused with the line ending
     m_.reason_ = std::string_view(rs, static_cast<std::size_t>(e - rs));
     return {};
 }
@@ -134,13 +130,15 @@ MessageParser::Void MessageParser::hot_header(const HeaderField& h) {
         case HeaderId::via: {
             if (seen_via_) return {};
             seen_via_ = true;
-            std::size_t comma = detail::find_list_comma(h.value, 0);
-            if (comma == detail::unbalanced)
-                return std::unexpected(error(ErrorCode::bad_via, off(h.value.data()), "unbalanced quotes in Via"));
-            std::string_view top = comma == std::string_view::npos ? h.value : lex::trim(h.value.substr(0, comma));
-            auto v = parse_via(top, limits_);
-            if (!v) return std::unexpected(shifted(v.error(), top));
-            m_.top_via_ = *v;
+            std::string_view top = h.value;
+            // Most Via lines hold one value: only a ',' makes the quote-aware split necessary.
+            if (std::memchr(h.value.data(), ',', h.value.size())) {
+                std::size_t comma = detail::find_list_comma(h.value, 0);
+                if (comma == detail::unbalanced)
+                    return std::unexpected(error(ErrorCode::bad_via, off(h.value.data()), "unbalanced quotes in Via"));
+                if (comma != std::string_view::npos) top = lex::trim(h.value.substr(0, comma));
+            }
+            if (auto e = detail::parse_via_into(top, limits_, m_.top_via_)) return std::unexpected(shifted(*e, top));
             return {};
         }
         case HeaderId::from:
@@ -148,9 +146,8 @@ MessageParser::Void MessageParser::hot_header(const HeaderField& h) {
             bool& seen = h.id == HeaderId::from ? seen_from_ : seen_to_;
             if (seen) return dup();
             seen = true;
-            auto na = parse_name_addr(h.value, limits_);
-            if (!na) return std::unexpected(shifted(na.error(), h.value));
-            (h.id == HeaderId::from ? m_.from_ : m_.to_) = *na;
+            NameAddr& na = h.id == HeaderId::from ? m_.from_ : m_.to_;
+            if (auto e = detail::parse_name_addr_into(h.value, limits_, na)) return std::unexpected(shifted(*e, h.value));
             return {};
         }
         case HeaderId::call_id: {
@@ -209,14 +206,36 @@ std::expected<void, ParseError> MessageParser::run(Framing framing) {
     if (p >= end) return std::unexpected(error(ErrorCode::empty_message, off(p), "no message, only line endings"));
     const char* msg_begin = p;
 
-    // Start line.
-    auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
-    if (!nl) return std::unexpected(error(ErrorCode::bad_start_line, off(end), "start line not terminated"));
-    const char* le = (nl > p && nl[-1] == '\r') ? nl - 1 : nl;
-    if (static_cast<std::size_t>(le - p) > limits_.max_line_length)
-        return std::unexpected(error(ErrorCode::line_too_long, off(p) + limits_.max_line_length, "start line longer than Limits::max_line_length", 414));
+    // Start line: ends at the first control character, which must be the line ending.
+    const char* ctl = lex::find_control(p, end);
+    if (ctl >= end) return std::unexpected(error(ErrorCode::bad_start_line, off(end), "start line not terminated"));
+    const char* le = ctl;
+    if (*ctl == '\r') {
+        if (ctl + 1 >= end || ctl[1] != '\n') return std::unexpected(error(ErrorCode::bad_line_ending, off(ctl), "CR not followed by LF"));
+        ++ctl;
+    } else if (*ctl != '\n') {
+        bool status_line = ctl - p >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' && (p[2] | 0x20) == 'p' && p[3] == '/';
+        if (status_line && *ctl == '\t') {
+            // HTAB is allowed in a reason phrase: look for the real line ending.
+            const char* r = ctl;
+            while (r < end && (*r == '\t' || static_cast<unsigned char>(*r) >= 0x20) && *r != 0x7f) ++r;
+            ctl = r;
+            le = r;
+            if (r < end && *r == '\r' && r + 1 < end && r[1] == '\n') ++ctl;
+            else if (r >= end || *r != '\n')
+                return std::unexpected(error(ErrorCode::bad_reason_phrase, off(r), "control character in the reason phrase"));
+        } else {
+            return std::unexpected(error(status_line ? ErrorCode::bad_reason_phrase : ErrorCode::bad_start_line, off(ctl),
+                                         status_line ? "control character in the reason phrase" : "control character in the start line"));
+        }
+    }
+    if (static_cast<std::size_t>(le - p) > limits_.max_line_length) {
+        bool request = !(le - p >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' && (p[2] | 0x20) == 'p' && p[3] == '/');
+        return std::unexpected(error(ErrorCode::line_too_long, off(p) + limits_.max_line_length,
+                                     "start line longer than Limits::max_line_length", request ? 414 : 400));
+    }
     if (auto r = start_line(p, le); !r) return r;
-    p = nl + 1;
+    p = ctl + 1;
 
     // Header fields.
     m_.headers_.reserve(24);
@@ -232,34 +251,61 @@ std::expected<void, ParseError> MessageParser::run(Framing framing) {
             return std::unexpected(error(ErrorCode::bad_line_ending, off(p), "CR not followed by LF"));
         }
         const char* ns = p;
-        while (p < end && lex::is(*p, lex::k_token)) ++p;
-        if (p == ns) return std::unexpected(error(ErrorCode::bad_header_name, off(ns), "header name must be a token"));
-        const char* ne = p;
-        while (p < end && lex::is_ws(*p)) ++p;
-        if (p >= end || *p != ':') return std::unexpected(error(ErrorCode::bad_header_name, off(p), "':' expected after the header name"));
-        ++p;
-        const char* vs = p;
+        // Find the end of the (possibly folded) line; every control character on the way must be
+        // part of a line ending, a tab, or a quoted-pair (RFC 3261 §25.1).
+        const char* q = p;
         const char* lend;
         bool folded = false;
         while (true) {
-            nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
-            if (!nl) return std::unexpected(error(ErrorCode::bad_line_ending, off(end), "header line not terminated"));
-            if (nl + 1 < end && lex::is_ws(nl[1])) { p = nl + 1; folded = true; continue; }  // folded (§7.3.1)
+            q = lex::find_control(q, end);
+            if (q >= end) return std::unexpected(error(ErrorCode::bad_line_ending, off(end), "header line not terminated"));
+            const char c = *q;
+            const char* nl;
+            if (c == '\n') {
+                nl = q;
+            } else if (c == '\r') {
+                if (q + 1 >= end || q[1] != '\n') return std::unexpected(error(ErrorCode::bad_line_ending, off(q), "CR not followed by LF"));
+                nl = q + 1;
+            } else if (c == '\t' || (q > ns && q[-1] == '\\')) {
+                ++q;
+                continue;
+            } else {
+                return std::unexpected(error(ErrorCode::bad_header_value, off(q), "control character in a header field"));
+            }
+            if (nl + 1 < end && lex::is_ws(nl[1])) {  // folded (§7.3.1)
+                folded = true;
+                q = nl + 1;
+                continue;
+            }
+            lend = q;
+            p = nl + 1;
             break;
         }
-        lend = (nl > vs && nl[-1] == '\r') ? nl - 1 : nl;
         if (static_cast<std::size_t>(lend - ns) > limits_.max_line_length)
             return std::unexpected(error(ErrorCode::line_too_long, off(ns), "header field longer than Limits::max_line_length"));
-        p = nl + 1;
         if (m_.headers_.size() >= limits_.max_headers)
             return std::unexpected(error(ErrorCode::too_many_headers, off(ns), "more header fields than Limits::max_headers"));
-        // Trim LWS (including a leading folded break, as in "To :\r\n sip:...").
-        while (vs < lend && (lex::is_ws(*vs) || *vs == '\r' || *vs == '\n')) ++vs;
-        const char* ve = lend;
-        while (ve > vs && (lex::is_ws(ve[-1]) || ve[-1] == '\r' || ve[-1] == '\n')) --ve;
+        const auto* colon = static_cast<const char*>(std::memchr(ns, ':', static_cast<std::size_t>(lend - ns)));
+        const char* ne = colon ? colon : ns;
+        while (ne > ns && lex::is_ws(ne[-1])) --ne;
         std::string_view name(ns, static_cast<std::size_t>(ne - ns));
-        HeaderField& h = m_.headers_.emplace_back(HeaderField{lookup_header(name), folded, name, std::string_view(vs, static_cast<std::size_t>(ve - vs))});
-        if (h.id != HeaderId::other)
+        const HeaderId id = colon ? lookup_header(name) : HeaderId::other;
+        if (id == HeaderId::other) {
+            // A known name matched a canonical token; anything else is checked here: token, then
+            // optional white space, then ':'.
+            const char* n = ns;
+            while (n < lend && lex::is(*n, lex::k_token)) ++n;
+            if (n == ns) return std::unexpected(error(ErrorCode::bad_header_name, off(ns), "header name must be a token"));
+            while (n < lend && lex::is_ws(*n)) ++n;
+            if (n != colon) return std::unexpected(error(ErrorCode::bad_header_name, off(n), "':' expected after the header name"));
+        }
+        // Trim LWS (including a leading folded break, as in "To :\r\n sip:...").
+        const char* vs = colon + 1;
+        while (vs < lend && lex::is(*vs, lex::k_lws)) ++vs;
+        const char* ve = lend;
+        while (ve > vs && lex::is(ve[-1], lex::k_lws)) --ve;
+        HeaderField& h = m_.headers_.emplace_back(HeaderField{id, folded, name, std::string_view(vs, static_cast<std::size_t>(ve - vs))});
+        if (id != HeaderId::other)
             if (auto r = hot_header(h); !r) return r;
     }
 
@@ -295,11 +341,11 @@ std::expected<void, ParseError> MessageParser::run(Framing framing) {
 }
 
 std::expected<Message, ParseError> Message::parse(SharedBuffer buffer, const Limits& limits, Framing framing) {
-    Message m;
-    m.buffer_ = std::move(buffer);
-    MessageParser parser(m, limits);
+    std::expected<Message, ParseError> out(std::in_place, Message::Key{});
+    out->buffer_ = std::move(buffer);
+    MessageParser parser(*out, limits);
     if (auto r = parser.run(framing); !r) return std::unexpected(r.error());
-    return m;
+    return out;
 }
 
 std::expected<Message, ParseError> Message::parse(std::string_view bytes, const Limits& limits, Framing framing) {

@@ -1,5 +1,8 @@
 #include "referkit/core/uri.hpp"
 
+#include <cctype>
+#include <cstring>
+#include <optional>
 #include <string>
 
 #include "parser/lex.hpp"
@@ -96,9 +99,9 @@ std::expected<HostPort, ParseError> parse_hostport(Cursor& c, bool allow_port) {
     HostPort hp;
     const char* start = c.p;
     if (c.peek() == '[') {
-        const char* q = c.p + 1;
-        while (q < c.end && *q != ']') ++q;
-        if (q >= c.end) return std::unexpected(error(ErrorCode::bad_host, c.offset(), "IPv6 reference without ']'"));
+        const void* close = std::memchr(c.p, ']', static_cast<std::size_t>(c.end - c.p));
+        if (!close) return std::unexpected(error(ErrorCode::bad_host, c.offset(), "IPv6 reference without ']'"));
+        const char* q = static_cast<const char*>(close);
         std::string_view inner(c.p + 1, static_cast<std::size_t>(q - c.p - 1));
         if (!valid_ipv6(inner)) return std::unexpected(error(ErrorCode::bad_host, c.offset() + 1, "malformed IPv6 address"));
         c.p = q + 1;
@@ -107,21 +110,22 @@ std::expected<HostPort, ParseError> parse_hostport(Cursor& c, bool allow_port) {
     } else {
         std::string_view h = c.take(lex::k_host);
         if (h.empty()) return std::unexpected(error(ErrorCode::bad_host, c.offset(), "host expected"));
-        bool numeric = true;
-        for (char ch : h)
-            if (!lex::is_digit(ch) && ch != '.') { numeric = false; break; }
-        if (numeric) {
-            if (!parse_ipv4(h)) {
-                bool v6 = c.peek() == ':' && c.p + 1 < c.end && (lex::is(c.p[1], lex::k_hex) || c.p[1] == ':');
-                return std::unexpected(error(ErrorCode::bad_host, static_cast<std::size_t>(start - c.begin),
-                                             v6 ? "IPv6 address not enclosed in [ ] (RFC 5118 §4.2)" : "malformed IPv4 address"));
+        hp.kind = HostKind::name;
+        if (lex::is_digit(h.front()) || h.front() == '.') {
+            // A name may start with a digit (RFC 1123); only all digits and dots make an IPv4 address.
+            bool numeric = true;
+            for (char ch : h) numeric = numeric && (lex::is_digit(ch) || ch == '.');
+            if (numeric) {
+                if (!parse_ipv4(h)) {
+                    bool v6 = c.peek() == ':' && c.p + 1 < c.end && (lex::is(c.p[1], lex::k_hex) || c.p[1] == ':');
+                    return std::unexpected(error(ErrorCode::bad_host, static_cast<std::size_t>(start - c.begin),
+                                                 v6 ? "IPv6 address not enclosed in [ ] (RFC 5118 §4.2)" : "malformed IPv4 address"));
+                }
+                hp.kind = HostKind::ipv4;
             }
-            hp.kind = HostKind::ipv4;
-        } else {
-            if (!lex::is(h.front(), lex::k_digit | lex::k_alpha) || h.front() == '-')
-                return std::unexpected(error(ErrorCode::bad_host, static_cast<std::size_t>(start - c.begin), "hostname must start with a letter or digit"));
-            hp.kind = HostKind::name;
         }
+        if (h.front() == '-' || h.front() == '.' || h.front() == '_')
+            return std::unexpected(error(ErrorCode::bad_host, static_cast<std::size_t>(start - c.begin), "hostname must start with a letter or digit"));
         hp.host = h;
     }
     if (allow_port && c.peek() == ':') {
@@ -140,39 +144,41 @@ std::expected<HostPort, ParseError> parse_hostport(Cursor& c, bool allow_port) {
     return hp;
 }
 
-std::expected<Uri, ParseError> parse_uri_prefix(Cursor& c, UriContext ctx, const Limits& limits) {
-    Uri u;
+std::optional<ParseError> parse_uri_into(Cursor& c, UriContext ctx, const Limits& limits, Uri& u) {
     const char* start = c.p;
     std::string_view scheme = c.take(lex::k_scheme);
     if (scheme.empty() || !lex::is(scheme.front(), lex::k_alpha) || c.peek() != ':')
-        return std::unexpected(error(ErrorCode::bad_uri, static_cast<std::size_t>(start - c.begin), "URI must start with scheme ':'"));
+        return error(ErrorCode::bad_uri, static_cast<std::size_t>(start - c.begin), "URI must start with scheme ':'");
     ++c.p;
     u.scheme_text = scheme;
-    if (iequals(scheme, "sip")) u.scheme = Scheme::sip;
-    else if (iequals(scheme, "sips")) u.scheme = Scheme::sips;
-    else if (iequals(scheme, "tel")) u.scheme = Scheme::tel;
-    else u.scheme = Scheme::other;
+    u.scheme = Scheme::other;
+    if (scheme.size() == 3) {
+        if ((scheme[0] | 0x20) == 's' && (scheme[1] | 0x20) == 'i' && (scheme[2] | 0x20) == 'p') u.scheme = Scheme::sip;
+        else if (iequals(scheme, "tel")) u.scheme = Scheme::tel;
+    } else if (iequals(scheme, "sips")) {
+        u.scheme = Scheme::sips;
+    }
     auto too_many = [&](std::size_t n) { return n > limits.max_params; };
 
-    auto parse_params = [&]() -> std::expected<void, ParseError> {
+    auto parse_params = [&]() -> std::optional<ParseError> {
         const char* params_start = c.p + 1;
         std::size_t n = 0;
         while (c.peek() == ';') {
             ++c.p;
             std::string_view name;
             if (!c.take_escaped(lex::k_param, name))
-                return std::unexpected(error(ErrorCode::bad_escape, c.offset(), "'%' must be followed by two hex digits"));
-            if (name.empty()) return std::unexpected(error(ErrorCode::bad_param, c.offset(), "empty URI parameter name"));
+                return error(ErrorCode::bad_escape, c.offset(), "'%' must be followed by two hex digits");
+            if (name.empty()) return error(ErrorCode::bad_param, c.offset(), "empty URI parameter name");
             if (c.consume('=')) {
                 std::string_view value;
                 if (!c.take_escaped(lex::k_param, value))
-                    return std::unexpected(error(ErrorCode::bad_escape, c.offset(), "'%' must be followed by two hex digits"));
-                if (value.empty()) return std::unexpected(error(ErrorCode::bad_param, c.offset(), "empty URI parameter value"));
+                    return error(ErrorCode::bad_escape, c.offset(), "'%' must be followed by two hex digits");
+                if (value.empty()) return error(ErrorCode::bad_param, c.offset(), "empty URI parameter value");
             }
-            if (too_many(++n)) return std::unexpected(error(ErrorCode::too_many_params, c.offset(), "too many URI parameters"));
+            if (too_many(++n)) return error(ErrorCode::too_many_params, c.offset(), "too many URI parameters");
         }
         if (n) u.params = ParamList(std::string_view(params_start, static_cast<std::size_t>(c.p - params_start)));
-        return {};
+        return std::nullopt;
     };
 
     switch (u.scheme) {
@@ -180,37 +186,37 @@ std::expected<Uri, ParseError> parse_uri_prefix(Cursor& c, UriContext ctx, const
         case Scheme::sips: {
             // userinfo ends at the first '@' reached through user/password characters.
             const char* q = c.p;
-            while (q < c.end && (lex::is(*q, lex::k_user | lex::k_password) || *q == ':' || *q == '%')) ++q;
+            while (q < c.end && lex::is(*q, lex::k_userinfo)) ++q;
             if (q < c.end && *q == '@') {
                 if (!c.take_escaped(lex::k_user, u.user))
-                    return std::unexpected(error(ErrorCode::bad_escape, c.offset(), "'%' must be followed by two hex digits"));
-                if (u.user.empty()) return std::unexpected(error(ErrorCode::bad_uri, c.offset(), "empty user part before '@'"));
+                    return error(ErrorCode::bad_escape, c.offset(), "'%' must be followed by two hex digits");
+                if (u.user.empty()) return error(ErrorCode::bad_uri, c.offset(), "empty user part before '@'");
                 if (c.consume(':')) {
                     if (!c.take_escaped(lex::k_password, u.password))
-                        return std::unexpected(error(ErrorCode::bad_escape, c.offset(), "'%' must be followed by two hex digits"));
+                        return error(ErrorCode::bad_escape, c.offset(), "'%' must be followed by two hex digits");
                 }
-                if (!c.consume('@')) return std::unexpected(error(ErrorCode::bad_uri, c.offset(), "unexpected character in user part"));
+                if (!c.consume('@')) return error(ErrorCode::bad_uri, c.offset(), "unexpected character in user part");
             }
             auto hp = parse_hostport(c, true);
-            if (!hp) return std::unexpected(hp.error());
+            if (!hp) return hp.error();
             u.host = hp->host;
             u.host_kind = hp->kind;
             u.port = hp->port;
             if (ctx != UriContext::addr_spec) {
-                if (auto r = parse_params(); !r) return std::unexpected(r.error());
+                if (auto r = parse_params()) return r;
                 if (c.peek() == '?') {
                     if (ctx == UriContext::request_uri)
-                        return std::unexpected(error(ErrorCode::bad_request_uri, c.offset(), "headers are not allowed in a Request-URI"));
+                        return error(ErrorCode::bad_request_uri, c.offset(), "headers are not allowed in a Request-URI");
                     ++c.p;
                     const char* hs = c.p;
                     while (true) {
                         std::string_view name, value;
                         if (!c.take_escaped(lex::k_hnv, name))
-                            return std::unexpected(error(ErrorCode::bad_escape, c.offset(), "'%' must be followed by two hex digits"));
-                        if (name.empty()) return std::unexpected(error(ErrorCode::bad_uri, c.offset(), "empty URI header name"));
-                        if (!c.consume('=')) return std::unexpected(error(ErrorCode::bad_uri, c.offset(), "URI header needs '='"));
+                            return error(ErrorCode::bad_escape, c.offset(), "'%' must be followed by two hex digits");
+                        if (name.empty()) return error(ErrorCode::bad_uri, c.offset(), "empty URI header name");
+                        if (!c.consume('=')) return error(ErrorCode::bad_uri, c.offset(), "URI header needs '='");
                         if (!c.take_escaped(lex::k_hnv, value))
-                            return std::unexpected(error(ErrorCode::bad_escape, c.offset(), "'%' must be followed by two hex digits"));
+                            return error(ErrorCode::bad_escape, c.offset(), "'%' must be followed by two hex digits");
                         if (!c.consume('&')) break;
                     }
                     u.headers = c.since(hs);
@@ -221,11 +227,11 @@ std::expected<Uri, ParseError> parse_uri_prefix(Cursor& c, UriContext ctx, const
         case Scheme::tel: {
             std::string_view number;
             if (!c.take_escaped(lex::k_tel, number))
-                return std::unexpected(error(ErrorCode::bad_escape, c.offset(), "'%' must be followed by two hex digits"));
-            if (number.empty()) return std::unexpected(error(ErrorCode::bad_uri, c.offset(), "tel URI without a number"));
+                return error(ErrorCode::bad_escape, c.offset(), "'%' must be followed by two hex digits");
+            if (number.empty()) return error(ErrorCode::bad_uri, c.offset(), "tel URI without a number");
             u.user = number;
             if (ctx != UriContext::addr_spec)
-                if (auto r = parse_params(); !r) return std::unexpected(r.error());
+                if (auto r = parse_params()) return r;
             break;
         }
         case Scheme::other: {
@@ -238,14 +244,14 @@ std::expected<Uri, ParseError> parse_uri_prefix(Cursor& c, UriContext ctx, const
                 ++c.p;
             }
             u.user = c.since(s);
-            if (u.user.empty()) return std::unexpected(error(ErrorCode::bad_uri, c.offset(), "empty URI after the scheme"));
+            if (u.user.empty()) return error(ErrorCode::bad_uri, c.offset(), "empty URI after the scheme");
             break;
         }
     }
     u.text = c.since(start);
     if (u.text.size() > limits.max_uri_length)
-        return std::unexpected(error(ErrorCode::uri_too_long, static_cast<std::size_t>(start - c.begin), "URI longer than Limits::max_uri_length", 414));
-    return u;
+        return error(ErrorCode::uri_too_long, static_cast<std::size_t>(start - c.begin), "URI longer than Limits::max_uri_length", 414);
+    return std::nullopt;
 }
 
 }  // namespace detail
@@ -254,8 +260,8 @@ std::expected<Uri, ParseError> parse_uri(std::string_view text, UriContext ctx, 
     if (text.size() > limits.max_uri_length)
         return std::unexpected(error(ErrorCode::uri_too_long, 0, "URI longer than Limits::max_uri_length", 414));
     Cursor c(text);
-    auto u = detail::parse_uri_prefix(c, ctx, limits);
-    if (!u) return u;
+    std::expected<Uri, ParseError> u;
+    if (auto e = detail::parse_uri_into(c, ctx, limits, *u)) return std::unexpected(*e);
     if (!c.at_end()) {
         if (ctx == UriContext::request_uri)
             return std::unexpected(error(ErrorCode::bad_request_uri, c.offset(), "unexpected character in Request-URI"));
@@ -288,6 +294,34 @@ std::string_view Uri::transport() const noexcept {
 }
 
 namespace {
+// RFC 3261 §19.1.4 / RFC 3986 §6.2.2.2: an escape of an unreserved character equals the character;
+// an escape of anything else stays an escape (with upper-case hex digits).
+std::string normalized(std::string_view s) {
+    auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+            char d = static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+            if (lex::is(d, lex::k_unreserved)) {
+                out += d;
+            } else {
+                out += '%';
+                out += static_cast<char>(std::toupper(static_cast<unsigned char>(s[i + 1])));
+                out += static_cast<char>(std::toupper(static_cast<unsigned char>(s[i + 2])));
+            }
+            i += 2;
+            continue;
+        }
+        out += s[i];
+    }
+    return out;
+}
 std::string lowered(std::string_view s) {
     std::string out(s);
     for (char& ch : out) ch = lex::lower(ch);
@@ -298,20 +332,20 @@ std::string lowered(std::string_view s) {
 bool uri_equivalent(const Uri& a, const Uri& b) {
     if (a.scheme != b.scheme) return false;
     if (a.scheme == Scheme::other)
-        return iequals(a.scheme_text, b.scheme_text) && percent_decode(a.user) == percent_decode(b.user);
+        return iequals(a.scheme_text, b.scheme_text) && normalized(a.user) == normalized(b.user);
     if (a.scheme == Scheme::tel) {
         auto strip = [](std::string_view n) {
             std::string s;
-            for (char ch : percent_decode(n))
+            for (char ch : normalized(n))
                 if (ch != '-' && ch != '.' && ch != '(' && ch != ')') s += lex::lower(ch);
             return s;
         };
         if (strip(a.user) != strip(b.user)) return false;
     } else {
         // RFC 3261 §19.1.4: user and password case-sensitive after unescaping; host case-insensitive.
-        if (percent_decode(a.user) != percent_decode(b.user)) return false;
-        if (percent_decode(a.password) != percent_decode(b.password)) return false;
-        if (lowered(percent_decode(a.host)) != lowered(percent_decode(b.host))) return false;
+        if (normalized(a.user) != normalized(b.user)) return false;
+        if (normalized(a.password) != normalized(b.password)) return false;
+        if (lowered(normalized(a.host)) != lowered(normalized(b.host))) return false;
         if (a.port != b.port) return false;
     }
     // user, ttl, method, maddr, transport must match when present in either; others when in both.
@@ -325,7 +359,7 @@ bool uri_equivalent(const Uri& a, const Uri& b) {
                 if (must) return false;
                 continue;
             }
-            if (lowered(percent_decode(p.value)) != lowered(percent_decode(q->value))) return false;
+            if (lowered(normalized(p.value)) != lowered(normalized(q->value))) return false;
         }
         return true;
     };
@@ -344,7 +378,7 @@ bool uri_equivalent(const Uri& a, const Uri& b) {
                 continue;
             }
             auto other = y.header(h.substr(0, eq));
-            if (!other || percent_decode(*other) != percent_decode(eq == std::string_view::npos ? std::string_view{} : h.substr(eq + 1)))
+            if (!other || normalized(*other) != normalized(eq == std::string_view::npos ? std::string_view{} : h.substr(eq + 1)))
                 return false;
             if (amp == std::string_view::npos) break;
             rest = rest.substr(amp + 1);

@@ -1,8 +1,10 @@
 // Internal entry points of the URI parser shared with the header parsers.
 #pragma once
 #include <expected>
+#include <optional>
 
 #include "parser/lex.hpp"
+#include "referkit/core/headers.hpp"
 #include "referkit/core/uri.hpp"
 
 namespace referkit::detail {
@@ -14,7 +16,12 @@ struct HostPort {
 };
 // host [":" port] at c; offsets in errors relative to c.begin.
 std::expected<HostPort, ParseError> parse_hostport(lex::Cursor& c, bool allow_port);
-// A URI at c, stopping where the context says it ends (addr_spec: before ';' header params).
-std::expected<Uri, ParseError> parse_uri_prefix(lex::Cursor& c, UriContext ctx, const Limits& limits);
+// A URI at c into u (fields of u not set by the URI keep their defaults), stopping where the
+// context says it ends (addr_spec: before ';' header params). Offsets relative to c.begin.
+std::optional<ParseError> parse_uri_into(lex::Cursor& c, UriContext ctx, const Limits& limits, Uri& u);
+
+// name-addr / addr-spec with header parameters into na; Via (one via-parm) into v.
+std::optional<ParseError> parse_name_addr_into(std::string_view text, const Limits& limits, NameAddr& na);
+std::optional<ParseError> parse_via_into(std::string_view text, const Limits& limits, Via& v);
 
 }  // namespace referkit::detail

@@ -2,6 +2,7 @@
 // headers (top Via, From, To, Call-ID, CSeq, plus Max-Forwards and Content-Length) are validated
 // when the message is parsed; every other header is kept as text and parsed when it is asked for.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <expected>
 #include <optional>
@@ -66,7 +67,9 @@ public:
     [[nodiscard]] std::span<const HeaderField> headers() const noexcept { return headers_; }
     [[nodiscard]] const HeaderField* find(HeaderId id) const noexcept;
     [[nodiscard]] const HeaderField* find(std::string_view name) const noexcept;  // any name, case-insensitive
-    [[nodiscard]] std::size_t count(HeaderId id) const noexcept;
+    [[nodiscard]] std::size_t count(HeaderId id) const noexcept {
+        return id == HeaderId::other ? count_other() : count_[static_cast<std::size_t>(id)];
+    }
 
     // --- typed access, parsed on each call; errors carry offsets within the buffer.
     // header_absent when the header is missing; duplicate_header where only one is allowed.
@@ -111,6 +114,7 @@ private:
     friend class MessageParser;
 
     std::expected<const HeaderField*, ParseError> single(HeaderId id) const;
+    std::size_t count_other() const noexcept;
     ParseError relocate(ParseError e, std::string_view within) const noexcept;
 
     SharedBuffer buffer_;
@@ -121,6 +125,8 @@ private:
     CSeq cseq_;
     std::optional<std::uint32_t> max_forwards_, content_length_;
     std::vector<HeaderField> headers_;
+    std::array<std::uint16_t, header_id_count> first_{};  // index of the first field of each id
+    std::array<std::uint16_t, header_id_count> count_{};  // fields of each id
     std::size_t consumed_ = 0;
     int status_ = 0;
     Method method_ = Method::other;

@@ -5,6 +5,10 @@
 namespace referkit {
 
 const HeaderField* Message::find(HeaderId id) const noexcept {
+    if (id != HeaderId::other) {
+        const auto i = static_cast<std::size_t>(id);
+        return count_[i] ? &headers_[first_[i]] : nullptr;
+    }
     for (const HeaderField& h : headers_)
         if (h.id == id) return &h;
     return nullptr;
@@ -19,9 +23,9 @@ const HeaderField* Message::find(std::string_view name) const noexcept {
     return nullptr;
 }
 
-std::size_t Message::count(HeaderId id) const noexcept {
+std::size_t Message::count_other() const noexcept {
     std::size_t n = 0;
-    for (const HeaderField& h : headers_) n += h.id == id;
+    for (const HeaderField& h : headers_) n += h.id == HeaderId::other;
     return n;
 }
 
@@ -31,14 +35,14 @@ ParseError Message::relocate(ParseError e, std::string_view within) const noexce
 }
 
 std::expected<const HeaderField*, ParseError> Message::single(HeaderId id) const {
-    const HeaderField* first = nullptr;
-    for (const HeaderField& h : headers_) {
-        if (h.id != id) continue;
-        if (first) return std::unexpected(ParseError{ErrorCode::duplicate_header, offset_of(h.name), 400, "header may appear only once"});
-        first = &h;
+    const auto i = static_cast<std::size_t>(id);
+    if (count_[i] == 0) return std::unexpected(ParseError{ErrorCode::header_absent, static_cast<std::uint32_t>(bytes_.size()), 400, "header absent"});
+    if (count_[i] > 1) {
+        for (std::size_t k = first_[i] + 1u; k < headers_.size(); ++k)
+            if (headers_[k].id == id)
+                return std::unexpected(ParseError{ErrorCode::duplicate_header, offset_of(headers_[k].name), 400, "header may appear only once"});
     }
-    if (!first) return std::unexpected(ParseError{ErrorCode::header_absent, static_cast<std::uint32_t>(bytes_.size()), 400, "header absent"});
-    return first;
+    return &headers_[first_[i]];
 }
 
 namespace {
@@ -46,11 +50,7 @@ namespace {
 template <class F>
 auto typed(const Message& m, const HeaderField& h, F&& f) -> decltype(f(h.value)) {
     auto r = f(h.value);
-    if (!r) {
-        ParseError e = r.error();
-        e.offset += m.offset_of(h.value);
-        return std::unexpected(e);
-    }
+    if (!r) r.error().offset += m.offset_of(h.value);
     return r;
 }
 }  // namespace

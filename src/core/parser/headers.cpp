@@ -26,7 +26,8 @@ bool take_gen_value(Cursor& c, bool bare_ipv6) {
         return c.consume(']');
     }
     const char* s = c.p;
-    while (!c.at_end() && (lex::is(*c.p, lex::k_token) || (bare_ipv6 && *c.p == ':'))) ++c.p;
+    if (!bare_ipv6) return !c.take(lex::k_token).empty();
+    while (!c.at_end() && (lex::is(*c.p, lex::k_token) || *c.p == ':')) ++c.p;
     return c.p != s;
 }
 
@@ -62,6 +63,15 @@ Result<void> expect_end(Cursor& c, ErrorCode code, std::string_view what) {
 }
 
 Result<std::uint32_t> number_value(std::string_view v, std::size_t offset, std::uint32_t max) {
+    if (!v.empty() && v.size() <= 9) {  // fast path: plain digits that cannot overflow
+        std::uint32_t n = 0;
+        bool digits = true;
+        for (char ch : v) {
+            digits = digits && lex::is_digit(ch);
+            n = n * 10 + static_cast<std::uint32_t>(ch - '0');
+        }
+        if (digits && n <= max) return n;
+    }
     auto r = parse_uint(v, max);
     if (!r) {
         ParseError e = r.error();
@@ -219,10 +229,21 @@ std::optional<ParseError> parse_name_addr_into(std::string_view text, const Limi
 std::optional<ParseError> parse_via_into(std::string_view text, const Limits& limits, Via& v) {
     Cursor c(text);
     c.skip_lws();
-    v.protocol = c.take(lex::k_token);
-    if (v.protocol.empty() || !c.separator('/')) return at(c, ErrorCode::bad_via, "Via must start with protocol-name '/' version '/' transport");
-    v.version = c.take(lex::k_token);
-    if (v.version.empty() || !c.separator('/')) return at(c, ErrorCode::bad_via, "Via protocol version expected");
+    std::uint64_t head = 0;
+    if (c.end - c.p > 8) std::memcpy(&head, c.p, 8);
+    // Fast path for the usual "SIP/2.0/" (any case); the general grammar allows LWS around '/'.
+    constexpr std::uint64_t sip20 = 0x2f302e322f504953ULL;  // "SIP/2.0/" little-endian
+    constexpr std::uint64_t fold = 0x0000000000202020ULL;   // case-fold the three letters
+    if ((head | fold) == (sip20 | fold)) {
+        v.protocol = std::string_view(c.p, 3);
+        v.version = std::string_view(c.p + 4, 3);
+        c.p += 8;
+    } else {
+        v.protocol = c.take(lex::k_token);
+        if (v.protocol.empty() || !c.separator('/')) return at(c, ErrorCode::bad_via, "Via must start with protocol-name '/' version '/' transport");
+        v.version = c.take(lex::k_token);
+        if (v.version.empty() || !c.separator('/')) return at(c, ErrorCode::bad_via, "Via protocol version expected");
+    }
     v.transport = c.take(lex::k_token);
     if (v.transport.empty()) return at(c, ErrorCode::bad_via, "Via transport expected");
     if (!c.skip_lws()) return at(c, ErrorCode::bad_via, "white space expected before the Via sent-by");
@@ -286,13 +307,13 @@ std::optional<ParseError> parse_via_into(std::string_view text, const Limits& li
 
 std::expected<NameAddr, ParseError> parse_name_addr(std::string_view text, const Limits& limits) {
     std::expected<NameAddr, ParseError> out;
-    if (auto e = detail::parse_name_addr_into(text, limits, *out)) return std::unexpected(*e);
+    if (auto e = detail::parse_name_addr_into(text, limits, *out)) out = std::unexpected(*e);
     return out;
 }
 
 std::expected<Via, ParseError> parse_via(std::string_view text, const Limits& limits) {
     std::expected<Via, ParseError> out;
-    if (auto e = detail::parse_via_into(text, limits, *out)) return std::unexpected(*e);
+    if (auto e = detail::parse_via_into(text, limits, *out)) out = std::unexpected(*e);
     return out;
 }
 

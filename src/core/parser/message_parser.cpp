@@ -1,7 +1,9 @@
 // RFC 3261 §7 message parser: start line, header fields (with folding and compact forms), hot
 // headers validated here, body delimited per §18.3.
+#include <array>
 #include <cstring>
 
+#include "message/header_table.hpp"
 #include "parser/lex.hpp"
 #include "parser/uri_internal.hpp"
 #include "referkit/core/message.hpp"
@@ -35,6 +37,16 @@ private:
 };
 
 namespace {
+// The headers validated while parsing.
+constexpr std::array<bool, header_id_count> make_hot() {
+    std::array<bool, header_id_count> h{};
+    for (HeaderId id : {HeaderId::via, HeaderId::from, HeaderId::to, HeaderId::call_id, HeaderId::cseq,
+                        HeaderId::max_forwards, HeaderId::content_length})
+        h[static_cast<std::size_t>(id)] = true;
+    return h;
+}
+constexpr std::array<bool, header_id_count> hot = make_hot();
+
 // SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT; "SIP" is case-insensitive (§7.1).
 enum class Version { ok, unsupported, bad };
 Version check_version(std::string_view v) noexcept {
@@ -62,7 +74,8 @@ MessageParser::Void MessageParser::request_line(const char* s, const char* e) {
         return std::unexpected(error(ErrorCode::bad_start_line, off(p), "exactly one SP must separate Request-Line elements"));
     if (p < e && *p == '<')
         return std::unexpected(error(ErrorCode::bad_request_uri, off(p), "the Request-URI must not be enclosed in <>"));
-    while (p < e && *p != ' ') ++p;
+    if (const void* sp = std::memchr(p, ' ', static_cast<std::size_t>(e - p))) p = static_cast<const char*>(sp);
+    else p = e;
     if (p >= e) return std::unexpected(error(ErrorCode::bad_start_line, off(p), "SIP-Version missing from the Request-Line"));
     std::string_view uri(us, static_cast<std::size_t>(p - us));
     if (uri.size() > limits_.max_uri_length)
@@ -251,9 +264,12 @@ std::expected<void, ParseError> MessageParser::run(Framing framing) {
             return std::unexpected(error(ErrorCode::bad_line_ending, off(p), "CR not followed by LF"));
         }
         const char* ns = p;
+        // The first ':' or control character: normally the end of the name.
+        const char* colon = lex::find_control(p, end, ':');
+        if (colon >= end || *colon != ':') colon = nullptr;
         // Find the end of the (possibly folded) line; every control character on the way must be
         // part of a line ending, a tab, or a quoted-pair (RFC 3261 §25.1).
-        const char* q = p;
+        const char* q = colon ? colon : p;
         const char* lend;
         bool folded = false;
         while (true) {
@@ -285,11 +301,10 @@ std::expected<void, ParseError> MessageParser::run(Framing framing) {
             return std::unexpected(error(ErrorCode::line_too_long, off(ns), "header field longer than Limits::max_line_length"));
         if (m_.headers_.size() >= limits_.max_headers)
             return std::unexpected(error(ErrorCode::too_many_headers, off(ns), "more header fields than Limits::max_headers"));
-        const auto* colon = static_cast<const char*>(std::memchr(ns, ':', static_cast<std::size_t>(lend - ns)));
         const char* ne = colon ? colon : ns;
         while (ne > ns && lex::is_ws(ne[-1])) --ne;
         std::string_view name(ns, static_cast<std::size_t>(ne - ns));
-        const HeaderId id = colon ? lookup_header(name) : HeaderId::other;
+        const HeaderId id = colon ? header_table::lookup(name) : HeaderId::other;
         if (id == HeaderId::other) {
             // A known name matched a canonical token; anything else is checked here: token, then
             // optional white space, then ':'.
@@ -304,9 +319,14 @@ std::expected<void, ParseError> MessageParser::run(Framing framing) {
         while (vs < lend && lex::is(*vs, lex::k_lws)) ++vs;
         const char* ve = lend;
         while (ve > vs && lex::is(ve[-1], lex::k_lws)) --ve;
+        const auto index = static_cast<std::uint16_t>(m_.headers_.size());
         HeaderField& h = m_.headers_.emplace_back(HeaderField{id, folded, name, std::string_view(vs, static_cast<std::size_t>(ve - vs))});
-        if (id != HeaderId::other)
-            if (auto r = hot_header(h); !r) return r;
+        if (id != HeaderId::other) {
+            const auto i = static_cast<std::size_t>(id);
+            if (m_.count_[i]++ == 0) m_.first_[i] = index;
+            if (hot[i])
+                if (auto r = hot_header(h); !r) return r;
+        }
     }
 
     // Mandatory headers (§8.1.1, §20): a UAS answers 400 when any is missing.
@@ -341,10 +361,11 @@ std::expected<void, ParseError> MessageParser::run(Framing framing) {
 }
 
 std::expected<Message, ParseError> Message::parse(SharedBuffer buffer, const Limits& limits, Framing framing) {
+    // One named result returned on every path, so it is built in place (no move of a Message).
     std::expected<Message, ParseError> out(std::in_place, Message::Key{});
     out->buffer_ = std::move(buffer);
     MessageParser parser(*out, limits);
-    if (auto r = parser.run(framing); !r) return std::unexpected(r.error());
+    if (auto r = parser.run(framing); !r) out = std::unexpected(r.error());
     return out;
 }
 

@@ -113,8 +113,11 @@ std::expected<HostPort, ParseError> parse_hostport(Cursor& c, bool allow_port) {
         hp.kind = HostKind::name;
         if (lex::is_digit(h.front()) || h.front() == '.') {
             // A name may start with a digit (RFC 1123); only all digits and dots make an IPv4 address.
-            bool numeric = true;
-            for (char ch : h) numeric = numeric && (lex::is_digit(ch) || ch == '.');
+            bool numeric = parse_ipv4(h);
+            if (!numeric) {
+                numeric = true;
+                for (char ch : h) numeric = numeric && (lex::is_digit(ch) || ch == '.');
+            }
             if (numeric) {
                 if (!parse_ipv4(h)) {
                     bool v6 = c.peek() == ':' && c.p + 1 < c.end && (lex::is(c.p[1], lex::k_hex) || c.p[1] == ':');
@@ -184,18 +187,31 @@ std::optional<ParseError> parse_uri_into(Cursor& c, UriContext ctx, const Limits
     switch (u.scheme) {
         case Scheme::sip:
         case Scheme::sips: {
-            // userinfo ends at the first '@' reached through user/password characters.
-            const char* q = c.p;
-            while (q < c.end && lex::is(*q, lex::k_userinfo)) ++q;
-            if (q < c.end && *q == '@') {
-                if (!c.take_escaped(lex::k_user, u.user))
-                    return error(ErrorCode::bad_escape, c.offset(), "'%' must be followed by two hex digits");
-                if (u.user.empty()) return error(ErrorCode::bad_uri, c.offset(), "empty user part before '@'");
-                if (c.consume(':')) {
-                    if (!c.take_escaped(lex::k_password, u.password))
-                        return error(ErrorCode::bad_escape, c.offset(), "'%' must be followed by two hex digits");
+            // userinfo = user [":" password] "@": present when an '@' follows only user/password
+            // characters and escapes (checked in the same pass that splits it).
+            if (const void* found = std::memchr(c.p, '@', static_cast<std::size_t>(c.end - c.p))) {
+                const char* at_sign = static_cast<const char*>(found);
+                const char* colon = nullptr;
+                const char* q = c.p;
+                for (; q < at_sign; ++q) {
+                    char ch = *q;
+                    if (ch == '%') {
+                        if (at_sign - q < 3 || !lex::is(q[1], lex::k_hex) || !lex::is(q[2], lex::k_hex))
+                            return error(ErrorCode::bad_escape, static_cast<std::size_t>(q - c.begin), "'%' must be followed by two hex digits");
+                        q += 2;
+                    } else if (ch == ':' && !colon) {
+                        colon = q;
+                    } else if (!lex::is(ch, colon ? lex::k_password : lex::k_user)) {
+                        break;
+                    }
                 }
-                if (!c.consume('@')) return error(ErrorCode::bad_uri, c.offset(), "unexpected character in user part");
+                if (q == at_sign) {
+                    const char* user_end = colon ? colon : at_sign;
+                    if (user_end == c.p) return error(ErrorCode::bad_uri, c.offset(), "empty user part before '@'");
+                    u.user = std::string_view(c.p, static_cast<std::size_t>(user_end - c.p));
+                    if (colon) u.password = std::string_view(colon + 1, static_cast<std::size_t>(at_sign - colon - 1));
+                    c.p = at_sign + 1;
+                }
             }
             auto hp = parse_hostport(c, true);
             if (!hp) return hp.error();

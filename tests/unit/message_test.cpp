@@ -265,20 +265,7 @@ TEST(MessageParse, FoldedHeaders) {
 }
 
 TEST(MessageParse, FoldedHotHeaders) {
-    const std::string text = crlf_lines({
-        "OPTIONS sip:bob@biloxi.com SIP/2.0",
-        "Via: SIP/2.0/UDP h",
-        " ;branch=z9hG4bK1",
-        "To:",
-        " <sip:bob@biloxi.com>",
-        "From: <sip:alice@atlanta.com>",
-        "  ;tag=88",
-        "Call-ID: abc",
-        "CSeq: 7",
-        "\tOPTIONS",
-        "Content-Length: 0",
-        "",
-    });
+    const std::string text = test::folded_hot_headers();
     auto m = Message::parse(text);
     ASSERT_TRUE(Ok(m));
     EXPECT_EQ(m->top_via().branch, "z9hG4bK1");

@@ -86,6 +86,24 @@ inline std::string crlf_lines(std::initializer_list<std::string_view> lines) {
     return s;
 }
 
+// An OPTIONS whose hot headers (Via, To, From, CSeq) are all folded over two lines.
+inline std::string folded_hot_headers() {
+    return crlf_lines({
+        "OPTIONS sip:bob@biloxi.com SIP/2.0",
+        "Via: SIP/2.0/UDP h",
+        " ;branch=z9hG4bK1",
+        "To:",
+        " <sip:bob@biloxi.com>",
+        "From: <sip:alice@atlanta.com>",
+        "  ;tag=88",
+        "Call-ID: abc",
+        "CSeq: 7",
+        "\tOPTIONS",
+        "Content-Length: 0",
+        "",
+    });
+}
+
 // A request with the five mandatory headers and Max-Forwards, then extra (whole lines, each ending
 // in CRLF), a correct Content-Length and the body.
 inline std::string make_request(std::string_view method, std::string_view extra = {}, std::string_view body = {}) {

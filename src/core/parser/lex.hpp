@@ -64,6 +64,13 @@ inline bool is(char c, std::uint16_t k) noexcept { return (table[static_cast<uns
 inline bool is_ws(char c) noexcept { return c == ' ' || c == '\t'; }
 inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c; }
+// Value of a hex digit, or -1.
+inline int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
 
 inline ParseError error(ErrorCode code, std::size_t offset, std::string_view what, std::uint16_t status = 400) noexcept {
     return ParseError{code, static_cast<std::uint32_t>(offset), status, what};

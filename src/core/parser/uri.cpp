@@ -313,12 +313,7 @@ namespace {
 // RFC 3261 §19.1.4 / RFC 3986 §6.2.2.2: an escape of an unreserved character equals the character;
 // an escape of anything else stays an escape (with upper-case hex digits).
 std::string normalized(std::string_view s) {
-    auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
+    auto hex = lex::hex_value;
     std::string out;
     out.reserve(s.size());
     for (std::size_t i = 0; i < s.size(); ++i) {

@@ -1006,5 +1006,16 @@ TEST(MessageVectors, Lwsdisp) {
     EXPECT_EQ(*m->content_length(), 0u);  // compact "l"
 }
 
+TEST(MessageParse, TabBeforeTheColonIsHcolon) {
+    // RFC 3261 §25.1: HCOLON = *( SP / HTAB ) ":" SWS.
+    std::string text = make_request("OPTIONS", "X-Tabbed\t: yes\r\nSubject \t:\tfine\r\n");
+    auto m = Message::parse(text);
+    ASSERT_TRUE(Ok(m));
+    ASSERT_NE(m->find("X-Tabbed"), nullptr);
+    EXPECT_EQ(m->find("X-Tabbed")->value, "yes");
+    ASSERT_NE(m->find(HeaderId::subject), nullptr);
+    EXPECT_EQ(m->find(HeaderId::subject)->value, "fine");
+}
+
 }  // namespace
 }  // namespace referkit

@@ -266,6 +266,7 @@ std::expected<void, ParseError> MessageParser::run(Framing framing) {
         const char* ns = p;
         // The first ':' or control character: normally the end of the name.
         const char* colon = lex::find_control(p, end, ':');
+        while (colon < end && *colon == '\t') colon = lex::find_control(colon + 1, end, ':');  // HCOLON allows HTAB
         if (colon >= end || *colon != ':') colon = nullptr;
         // Find the end of the (possibly folded) line; every control character on the way must be
         // part of a line ending, a tab, or a quoted-pair (RFC 3261 §25.1).

@@ -23,6 +23,12 @@ struct Limits {
     // message that never completes is bounded by this and by max_message_size (the runtime adds
     // a time bound). Exceeded: 513 and the connection is closed.
     std::size_t max_pending_stream_bytes = 131072;
+    // Open transactions (client and server together) in one TransactionLayer. A request beyond it
+    // is answered 503 with Retry-After (RFC 3261 §21.5.4) without creating a transaction; a request
+    // the TU sends beyond it fails with TransactionError::too_many_transactions. Sized for a user
+    // agent: non-INVITE server transactions live 64*T1 = 32 s on UDP, so the default absorbs about
+    // 500 requests/s sustained (a few KiB each).
+    std::size_t max_transactions = 16384;
 };
 
 }  // namespace referkit

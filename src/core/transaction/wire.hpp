@@ -1,0 +1,70 @@
+// Building the messages the transaction layer sends on its own or on the TU's behalf: Via
+// insertion, responses copied from a request (§8.2.6), the ACK for a non-2xx (§17.1.1.3), CANCEL
+// (§9.1), synthesised 408/503 (§8.1.3.1), the answer to a malformed request, and the response
+// destination of §18.2.2.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "referkit/core/error.hpp"
+#include "referkit/core/message.hpp"
+#include "referkit/core/transaction.hpp"
+#include "referkit/core/transport.hpp"
+
+namespace referkit::txn {
+
+// Value with folded line breaks replaced by one space (as printed in a single header line).
+[[nodiscard]] std::string unfold(std::string_view value);
+// Appends "Name: value\r\n" with value unfolded.
+void append_header(std::string& out, std::string_view name, std::string_view value);
+
+// "SIP/2.0/<T> <sent-by>;branch=<branch>;rport"
+[[nodiscard]] std::string make_via(Transport t, std::string_view sent_by, std::string_view branch);
+// The request with "Via: <via>\r\n" inserted after its start line; nullopt when there is no
+// start line (no CRLF).
+[[nodiscard]] std::optional<std::string> insert_via(std::string_view request, std::string_view via);
+
+// The request's top Via as the response carries it: received (RFC 3261 §18.2.1) and rport
+// (RFC 3581 §4) filled in from the source.
+[[nodiscard]] std::string response_top_via(const Via& via, const Source& from);
+// Where a response to a request whose top Via is `via`, received from `from`, goes (§18.2.2,
+// RFC 3581 §4).
+[[nodiscard]] Destination response_destination(const Via& via, const Source& from);
+
+// The response header block copied from a request, except To: all Via lines (the top one
+// rewritten by response_top_via), then From, Call-ID, CSeq. Also returns the request's To value.
+struct ResponseHead {
+    std::string vias;        // "Via: ...\r\n" lines
+    std::string rest;        // From, Call-ID, CSeq lines
+    std::string to;          // the To value, unfolded
+    std::string timestamp;   // the Timestamp value ("" when none), for 100 Trying (§8.2.6.1)
+    bool to_has_tag = false;
+};
+[[nodiscard]] ResponseHead response_head(const Message& request, const Source& from);
+
+// A complete response. Returns nullopt when the spec carries a bad header name/value.
+[[nodiscard]] std::optional<std::string> build_response(const ResponseHead& head, const ResponseSpec& spec,
+                                                        std::string_view extra_header_line = {});
+
+// The ACK for a non-2xx final response (§17.1.1.3). top_via: the request's top Via value.
+[[nodiscard]] std::string build_ack(const Message& request, std::string_view top_via, const Message& response);
+// A CANCEL for the request (§9.1).
+[[nodiscard]] std::string build_cancel(const Message& request, std::string_view top_via);
+// A response made up locally for the TU (408 timeout, 503 transport error, §8.1.3.1).
+[[nodiscard]] std::optional<Message> synthesise_response(const Message& request, int status);
+
+// The answer to a request that did not parse, when its Via, From, To, Call-ID and CSeq can still
+// be read (and it is not an ACK); nullopt otherwise. The status is error.status.
+struct MalformedAnswer {
+    std::string bytes;
+    Destination destination;
+};
+[[nodiscard]] std::optional<MalformedAnswer> answer_malformed(std::string_view bytes, const ParseError& error,
+                                                              const Source& from, std::string_view to_tag);
+
+// Lower-case copy (hosts in matching keys).
+[[nodiscard]] std::string lower(std::string_view s);
+
+}  // namespace referkit::txn

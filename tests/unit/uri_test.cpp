@@ -349,7 +349,10 @@ TEST(UriLimits, UriTooLong) {
     EXPECT_TRUE(Ok(parse_uri("sip:a@b.cd", UriContext::name_addr, limits)));  // exactly 10
     auto r = parse_uri("sip:alice@atlanta.com", UriContext::name_addr, limits);
     ASSERT_TRUE(Fails(r, ErrorCode::uri_too_long, 0));
-    EXPECT_EQ(r.error().status, 414);
+    EXPECT_EQ(r.error().status, 400);  // RFC 3261 §21.4.12: 414 is about the Request-URI
+    auto req = parse_uri("sip:alice@atlanta.com", UriContext::request_uri, limits);
+    ASSERT_TRUE(Fails(req, ErrorCode::uri_too_long, 0));
+    EXPECT_EQ(req.error().status, 414);
 }
 
 TEST(UriLimits, TooManyParams) {

@@ -33,7 +33,8 @@ public:
     std::expected<void, ParseError> feed(std::string_view bytes);
 
     // The next complete frame, nullopt when more bytes are needed, or an error: a message whose
-    // headers lack a usable Content-Length (400) or that is larger than max_message_size (513).
+    // headers lack a usable Content-Length (400), whose headers are larger than max_message_size
+    // (513), or whose announced body would make it larger (413).
     // After an error the stream cannot be resynchronised: close the connection.
     std::expected<std::optional<Frame>, ParseError> next();
 

@@ -76,7 +76,7 @@ struct ContentType {
     ParamList params;
     [[nodiscard]] bool is(std::string_view t, std::string_view s) const noexcept;
 };
-[[nodiscard]] std::expected<ContentType, ParseError> parse_content_type(std::string_view text);
+[[nodiscard]] std::expected<ContentType, ParseError> parse_content_type(std::string_view text, const Limits& limits = {});
 
 struct Event {
     std::string_view package;  // event-type, e.g. "refer", "presence.winfo"
@@ -84,7 +84,7 @@ struct Event {
     bool has_id = false;
     ParamList params;
 };
-[[nodiscard]] std::expected<Event, ParseError> parse_event(std::string_view text);
+[[nodiscard]] std::expected<Event, ParseError> parse_event(std::string_view text, const Limits& limits = {});
 
 enum class Substate : std::uint8_t { active, pending, terminated, other };
 struct SubscriptionState {
@@ -95,13 +95,13 @@ struct SubscriptionState {
     std::string_view reason;                   // "" when absent
     ParamList params;
 };
-[[nodiscard]] std::expected<SubscriptionState, ParseError> parse_subscription_state(std::string_view text);
+[[nodiscard]] std::expected<SubscriptionState, ParseError> parse_subscription_state(std::string_view text, const Limits& limits = {});
 
 struct ReferSub {
     bool value = true;
     ParamList params;
 };
-[[nodiscard]] std::expected<ReferSub, ParseError> parse_refer_sub(std::string_view text);
+[[nodiscard]] std::expected<ReferSub, ParseError> parse_refer_sub(std::string_view text, const Limits& limits = {});
 
 // Replaces (RFC 3891 §6.1) and, with the same shape, Target-Dialog (RFC 4538 §7).
 struct DialogRef {
@@ -111,8 +111,8 @@ struct DialogRef {
     bool early_only = false;    // Replaces only
     ParamList params;
 };
-[[nodiscard]] std::expected<DialogRef, ParseError> parse_replaces(std::string_view text);
-[[nodiscard]] std::expected<DialogRef, ParseError> parse_target_dialog(std::string_view text);
+[[nodiscard]] std::expected<DialogRef, ParseError> parse_replaces(std::string_view text, const Limits& limits = {});
+[[nodiscard]] std::expected<DialogRef, ParseError> parse_target_dialog(std::string_view text, const Limits& limits = {});
 
 // WWW-Authenticate / Proxy-Authenticate / Authorization / Proxy-Authorization (RFC 3261 §25,
 // RFC 7616, RFC 8760). Values of quoted parameters are given without their quotes (escapes kept;

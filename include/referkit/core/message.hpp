@@ -98,6 +98,8 @@ public:
     [[nodiscard]] std::string_view bytes() const noexcept { return bytes_; }  // the message's bytes, no trailing extra
     [[nodiscard]] std::size_t size() const noexcept { return consumed_; }     // bytes of the buffer used, incl. leading CRLFs
     [[nodiscard]] const SharedBuffer& buffer() const noexcept { return buffer_; }
+    // The limits the message was parsed with; typed accessors apply them too.
+    [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
     // Offset of a view within the buffer (for error reporting of derived parsers).
     [[nodiscard]] std::uint32_t offset_of(std::string_view v) const noexcept {
         return static_cast<std::uint32_t>(v.data() - buffer_.data());
@@ -118,6 +120,7 @@ private:
     ParseError relocate(ParseError e, std::string_view within) const noexcept;
 
     SharedBuffer buffer_;
+    Limits limits_;
     std::string_view bytes_, start_line_, method_text_, reason_, call_id_, body_;
     Uri request_uri_;
     Via top_via_;

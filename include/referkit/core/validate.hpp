@@ -35,7 +35,7 @@ struct Rejection {
 
 // Typed syntax of one known header's value (offsets relative to value); nullopt when valid or
 // when the library has no typed parser for it.
-[[nodiscard]] std::optional<ParseError> check_header_value(HeaderId id, std::string_view value);
+[[nodiscard]] std::optional<ParseError> check_header_value(HeaderId id, std::string_view value, const Limits& limits = {});
 
 // Typed syntax of every known header of any message (responses included); the first error.
 [[nodiscard]] std::optional<ParseError> validate_headers(const Message& message);

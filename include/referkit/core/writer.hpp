@@ -1,6 +1,7 @@
 // Printing messages: canonical header names, unfolded values, a Content-Length that is always
 // right. Used both to re-print a parsed message and to build new ones.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <expected>
 #include <string>
@@ -22,8 +23,11 @@ struct BuildError {
     std::string what;
 };
 
-// Builds a message. Values are checked: CR, LF and NUL are refused (no header injection), names
-// must be tokens. The first error is kept and returned by finish().
+// Builds a message. Everything is checked before it is written: names must be tokens, values must
+// hold no control characters but HTAB (no header injection, nothing our own parser would refuse),
+// a single-value header (From, To, Call-ID, CSeq, Content-Type ...) may be given once, and
+// Content-Length is always computed. The first error is kept and returned by finish(); nothing
+// rejected is ever written.
 class MessageWriter {
 public:
     [[nodiscard]] static MessageWriter request(std::string_view method, std::string_view request_uri);
@@ -32,20 +36,24 @@ public:
     MessageWriter& header(HeaderId id, std::string_view value);
     MessageWriter& header(std::string_view name, std::string_view value);  // known names are canonicalised
     MessageWriter& header(HeaderId id, std::uint64_t value);
-    // Sets the body and its Content-Type (omitted when content_type is empty).
+    // Sets the body and its Content-Type (omitted when content_type is empty; a Content-Type given
+    // here and with header() is an error).
     MessageWriter& body(std::string_view content_type, std::string_view bytes);
 
-    // The finished message with Content-Length last, or the first error.
-    // The writer is left empty afterwards.
+    // The finished message with Content-Length last, or the first error. Call it once: the writer
+    // is empty afterwards and a second call is an error.
     [[nodiscard]] std::expected<std::string, BuildError> finish();
 
 private:
     MessageWriter() = default;
     void fail(std::string what);
+    [[nodiscard]] bool usable() const noexcept { return error_.empty() && !finished_; }
     std::string out_;
     std::string content_type_;
     std::string body_;
     std::string error_;
+    std::array<std::uint8_t, header_id_count> written_{};
+    bool finished_ = false;
 };
 
 }  // namespace referkit

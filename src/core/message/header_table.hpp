@@ -46,7 +46,7 @@ inline constexpr std::array<Entry, header_id_count> entries{{
     {"Event", HeaderId::event, 'o', false, true},
     {"Expires", HeaderId::expires, 0, false, true},
     {"From", HeaderId::from, 'f', false, true},
-    {"Identity", HeaderId::identity, 'y', false, true},
+    {"Identity", HeaderId::identity, 'y', false, false},  // RFC 8224 §4: may appear more than once
     {"Identity-Info", HeaderId::identity_info, 'n', false, true},
     {"In-Reply-To", HeaderId::in_reply_to, 0, true, false},
     {"Max-Forwards", HeaderId::max_forwards, 0, false, true},

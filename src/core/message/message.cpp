@@ -36,7 +36,7 @@ ParseError Message::relocate(ParseError e, std::string_view within) const noexce
 
 std::expected<const HeaderField*, ParseError> Message::single(HeaderId id) const {
     const auto i = static_cast<std::size_t>(id);
-    if (count_[i] == 0) return std::unexpected(ParseError{ErrorCode::header_absent, static_cast<std::uint32_t>(bytes_.size()), 400, "header absent"});
+    if (count_[i] == 0) return std::unexpected(ParseError{ErrorCode::header_absent, offset_of(bytes_) + static_cast<std::uint32_t>(bytes_.size()), 400, "header absent"});
     if (count_[i] > 1) {
         for (std::size_t k = first_[i] + 1u; k < headers_.size(); ++k)
             if (headers_[k].id == id)
@@ -60,7 +60,7 @@ std::expected<std::vector<Via>, ParseError> Message::vias() const {
     for (const HeaderField& h : headers_) {
         if (h.id != HeaderId::via) continue;
         auto r = for_each_element(h.value, [&](std::string_view e, std::uint32_t) -> std::expected<void, ParseError> {
-            auto v = parse_via(e);
+            auto v = parse_via(e, limits_);
             if (!v) return std::unexpected(v.error());
             out.push_back(*v);
             return {};
@@ -75,7 +75,7 @@ std::expected<std::vector<NameAddr>, ParseError> Message::name_addrs(HeaderId id
     for (const HeaderField& h : headers_) {
         if (h.id != id) continue;
         auto each = [&](std::string_view e, std::uint32_t) -> std::expected<void, ParseError> {
-            auto na = parse_name_addr(e);
+            auto na = parse_name_addr(e, limits_);
             if (!na) return std::unexpected(na.error());
             out.push_back(*na);
             return {};
@@ -94,7 +94,7 @@ std::expected<std::vector<NameAddr>, ParseError> Message::name_addrs(HeaderId id
 std::expected<NameAddr, ParseError> Message::single_name_addr(HeaderId id) const {
     auto h = single(id);
     if (!h) return std::unexpected(h.error());
-    return typed(*this, **h, [](std::string_view v) { return parse_name_addr(v); });
+    return typed(*this, **h, [this](std::string_view v) { return parse_name_addr(v, limits_); });
 }
 
 std::expected<Message::ContactList, ParseError> Message::contacts() const {
@@ -118,37 +118,37 @@ std::expected<Message::ContactList, ParseError> Message::contacts() const {
 std::expected<ContentType, ParseError> Message::content_type() const {
     auto h = single(HeaderId::content_type);
     if (!h) return std::unexpected(h.error());
-    return typed(*this, **h, [](std::string_view v) { return parse_content_type(v); });
+    return typed(*this, **h, [this](std::string_view v) { return parse_content_type(v, limits_); });
 }
 
 std::expected<Event, ParseError> Message::event() const {
     auto h = single(HeaderId::event);
     if (!h) return std::unexpected(h.error());
-    return typed(*this, **h, [](std::string_view v) { return parse_event(v); });
+    return typed(*this, **h, [this](std::string_view v) { return parse_event(v, limits_); });
 }
 
 std::expected<SubscriptionState, ParseError> Message::subscription_state() const {
     auto h = single(HeaderId::subscription_state);
     if (!h) return std::unexpected(h.error());
-    return typed(*this, **h, [](std::string_view v) { return parse_subscription_state(v); });
+    return typed(*this, **h, [this](std::string_view v) { return parse_subscription_state(v, limits_); });
 }
 
 std::expected<ReferSub, ParseError> Message::refer_sub() const {
     auto h = single(HeaderId::refer_sub);
     if (!h) return std::unexpected(h.error());
-    return typed(*this, **h, [](std::string_view v) { return parse_refer_sub(v); });
+    return typed(*this, **h, [this](std::string_view v) { return parse_refer_sub(v, limits_); });
 }
 
 std::expected<DialogRef, ParseError> Message::replaces() const {
     auto h = single(HeaderId::replaces);
     if (!h) return std::unexpected(h.error());
-    return typed(*this, **h, [](std::string_view v) { return parse_replaces(v); });
+    return typed(*this, **h, [this](std::string_view v) { return parse_replaces(v, limits_); });
 }
 
 std::expected<DialogRef, ParseError> Message::target_dialog() const {
     auto h = single(HeaderId::target_dialog);
     if (!h) return std::unexpected(h.error());
-    return typed(*this, **h, [](std::string_view v) { return parse_target_dialog(v); });
+    return typed(*this, **h, [this](std::string_view v) { return parse_target_dialog(v, limits_); });
 }
 
 std::expected<std::uint32_t, ParseError> Message::expires() const {
@@ -176,7 +176,7 @@ std::expected<std::vector<AuthParams>, ParseError> Message::auth(HeaderId id) co
     std::vector<AuthParams> out;
     for (const HeaderField& h : headers_) {
         if (h.id != id) continue;
-        auto a = typed(*this, h, [](std::string_view v) { return parse_auth(v); });
+        auto a = typed(*this, h, [this](std::string_view v) { return parse_auth(v, limits_); });
         if (!a) return std::unexpected(a.error());
         out.push_back(std::move(*a));
     }

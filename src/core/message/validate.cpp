@@ -6,7 +6,7 @@
 
 namespace referkit {
 
-std::optional<ParseError> check_header_value(HeaderId id, std::string_view value) {
+std::optional<ParseError> check_header_value(HeaderId id, std::string_view value, const Limits& limits) {
     auto each = [&](auto&& parse) -> std::optional<ParseError> {
         auto r = for_each_element(value, [&](std::string_view e, std::uint32_t) -> std::expected<void, ParseError> {
             auto v = parse(e);
@@ -25,35 +25,35 @@ std::optional<ParseError> check_header_value(HeaderId id, std::string_view value
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wswitch-enum"
     switch (id) {
-        case HeaderId::via: return each([](std::string_view e) { return parse_via(e); });
+        case HeaderId::via: return each([&](std::string_view e) { return parse_via(e, limits); });
         case HeaderId::contact:
             if (lex::trim(value) == "*") return std::nullopt;
-            return each([](std::string_view e) { return parse_name_addr(e); });
+            return each([&](std::string_view e) { return parse_name_addr(e, limits); });
         case HeaderId::route:
         case HeaderId::record_route:
         case HeaderId::path:
         case HeaderId::service_route:
         case HeaderId::p_asserted_identity:
-            return each([](std::string_view e) { return parse_name_addr(e); });
+            return each([&](std::string_view e) { return parse_name_addr(e, limits); });
         case HeaderId::from:
         case HeaderId::to:
         case HeaderId::refer_to:
         case HeaderId::referred_by:
         case HeaderId::reply_to:
-            return one([](std::string_view e) { return parse_name_addr(e); });
-        case HeaderId::call_id: return one([](std::string_view e) { return parse_call_id(e); });
-        case HeaderId::cseq: return one([](std::string_view e) { return parse_cseq(e); });
+            return one([&](std::string_view e) { return parse_name_addr(e, limits); });
+        case HeaderId::call_id: return one([&](std::string_view e) { return parse_call_id(e); });
+        case HeaderId::cseq: return one([&](std::string_view e) { return parse_cseq(e); });
         case HeaderId::max_forwards: return one([](std::string_view e) { return parse_uint(e, 255); });
         case HeaderId::content_length:
         case HeaderId::expires:
         case HeaderId::min_expires:
             return one([](std::string_view e) { return parse_uint(e, 0xffffffffu); });
-        case HeaderId::content_type: return one([](std::string_view e) { return parse_content_type(e); });
-        case HeaderId::event: return one([](std::string_view e) { return parse_event(e); });
-        case HeaderId::subscription_state: return one([](std::string_view e) { return parse_subscription_state(e); });
-        case HeaderId::refer_sub: return one([](std::string_view e) { return parse_refer_sub(e); });
-        case HeaderId::replaces: return one([](std::string_view e) { return parse_replaces(e); });
-        case HeaderId::target_dialog: return one([](std::string_view e) { return parse_target_dialog(e); });
+        case HeaderId::content_type: return one([&](std::string_view e) { return parse_content_type(e, limits); });
+        case HeaderId::event: return one([&](std::string_view e) { return parse_event(e, limits); });
+        case HeaderId::subscription_state: return one([&](std::string_view e) { return parse_subscription_state(e, limits); });
+        case HeaderId::refer_sub: return one([&](std::string_view e) { return parse_refer_sub(e, limits); });
+        case HeaderId::replaces: return one([&](std::string_view e) { return parse_replaces(e, limits); });
+        case HeaderId::target_dialog: return one([&](std::string_view e) { return parse_target_dialog(e, limits); });
         case HeaderId::allow:
         case HeaderId::allow_events:
         case HeaderId::supported:
@@ -69,7 +69,7 @@ std::optional<ParseError> check_header_value(HeaderId id, std::string_view value
         case HeaderId::proxy_authenticate:
         case HeaderId::authorization:
         case HeaderId::proxy_authorization:
-            return one([](std::string_view e) { return parse_auth(e); });
+            return one([&](std::string_view e) { return parse_auth(e, limits); });
         default: return std::nullopt;
     }
 #pragma GCC diagnostic pop
@@ -78,7 +78,7 @@ std::optional<ParseError> check_header_value(HeaderId id, std::string_view value
 namespace {
 
 std::optional<ParseError> check_field(const Message& m, const HeaderField& h) {
-    auto e = check_header_value(h.id, h.value);
+    auto e = check_header_value(h.id, h.value, m.limits());
     if (e) e->offset += m.offset_of(h.value);
     return e;
 }
@@ -120,10 +120,8 @@ std::optional<ParseError> validate_response(const Message& m) {
     auto vias = m.vias();
     if (!vias) return vias.error();
     if (vias->size() != 1) {
-        const HeaderField* second = nullptr;
-        for (const HeaderField& h : m.headers())
-            if (h.id == HeaderId::via) second = &h;
-        return ParseError{ErrorCode::bad_via, m.offset_of(second->value), 400, "a UAC discards a response with more than one Via"};
+        const Via& second = (*vias)[1];
+        return ParseError{ErrorCode::bad_via, m.offset_of(second.protocol), 400, "a UAC discards a response with more than one Via"};
     }
     return std::nullopt;
 }

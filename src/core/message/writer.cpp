@@ -77,9 +77,13 @@ std::string print(const Message& m) {
 }
 
 namespace {
+// Values hold no control characters but HTAB (RFC 3261 §25.1 TEXT-UTF8char / LWS; CR and LF
+// would start a new header line).
 bool clean_value(std::string_view v) {
-    for (char c : v)
-        if (c == '\r' || c == '\n' || c == '\0') return false;
+    for (char c : v) {
+        auto u = static_cast<unsigned char>(c);
+        if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
+    }
     return true;
 }
 }  // namespace
@@ -87,7 +91,8 @@ bool clean_value(std::string_view v) {
 MessageWriter MessageWriter::request(std::string_view method, std::string_view request_uri) {
     MessageWriter w;
     if (!is_token(method)) w.fail("method must be a token");
-    if (request_uri.empty() || !parse_uri(request_uri, UriContext::request_uri)) w.fail("malformed Request-URI");
+    else if (request_uri.empty() || !parse_uri(request_uri, UriContext::request_uri)) w.fail("malformed Request-URI");
+    if (!w.usable()) return w;
     w.out_.reserve(512);
     w.out_.append(method).append(" ").append(request_uri).append(" SIP/2.0\r\n");
     return w;
@@ -95,13 +100,10 @@ MessageWriter MessageWriter::request(std::string_view method, std::string_view r
 
 MessageWriter MessageWriter::response(int status, std::string_view reason) {
     MessageWriter w;
-    if (status < 100 || status > 699) w.fail("status must be 100..699");
     if (reason.empty()) reason = reason_phrase(status);
-    for (char c : reason)
-        if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) {
-            w.fail("reason phrase must not contain control characters");
-            break;
-        }
+    if (status < 100 || status > 699) w.fail("status must be 100..699");
+    else if (!clean_value(reason)) w.fail("reason phrase must not contain control characters");
+    if (!w.usable()) return w;
     w.out_.reserve(512);
     w.out_.append("SIP/2.0 ");
     append_number(w.out_, static_cast<std::uint64_t>(status));
@@ -114,13 +116,18 @@ void MessageWriter::fail(std::string what) {
 }
 
 MessageWriter& MessageWriter::header(HeaderId id, std::string_view value) {
+    if (!usable()) return *this;
     if (id == HeaderId::other) {
         fail("HeaderId::other needs a name");
         return *this;
     }
     if (id == HeaderId::content_length) return *this;  // always computed
     if (!clean_value(value)) {
-        fail(std::string("value of ") + std::string(canonical_name(id)) + " contains CR, LF or NUL");
+        fail(std::string("value of ") + std::string(canonical_name(id)) + " contains a control character");
+        return *this;
+    }
+    if (is_single_header(id) && written_[static_cast<std::size_t>(id)]++) {
+        fail(std::string(canonical_name(id)) + " may appear only once");
         return *this;
     }
     out_.append(canonical_name(id)).append(": ").append(value).append("\r\n");
@@ -128,6 +135,7 @@ MessageWriter& MessageWriter::header(HeaderId id, std::string_view value) {
 }
 
 MessageWriter& MessageWriter::header(std::string_view name, std::string_view value) {
+    if (!usable()) return *this;
     if (!is_token(name)) {
         fail("header name must be a token");
         return *this;
@@ -135,7 +143,7 @@ MessageWriter& MessageWriter::header(std::string_view name, std::string_view val
     HeaderId id = lookup_header(name);
     if (id != HeaderId::other) return header(id, value);
     if (!clean_value(value)) {
-        fail(std::string("value of ") + std::string(name) + " contains CR, LF or NUL");
+        fail(std::string("value of ") + std::string(name) + " contains a control character");
         return *this;
     }
     out_.append(name).append(": ").append(value).append("\r\n");
@@ -149,8 +157,16 @@ MessageWriter& MessageWriter::header(HeaderId id, std::uint64_t value) {
 }
 
 MessageWriter& MessageWriter::body(std::string_view content_type, std::string_view bytes) {
+    if (!usable()) return *this;
     if (!content_type.empty()) {
-        if (!parse_content_type(content_type)) fail("malformed Content-Type");
+        if (!clean_value(content_type) || !parse_content_type(content_type)) {
+            fail("malformed Content-Type");
+            return *this;
+        }
+        if (written_[static_cast<std::size_t>(HeaderId::content_type)]) {
+            fail("Content-Type may appear only once");
+            return *this;
+        }
         content_type_ = content_type;
     }
     body_.assign(bytes);
@@ -158,13 +174,23 @@ MessageWriter& MessageWriter::body(std::string_view content_type, std::string_vi
 }
 
 std::expected<std::string, BuildError> MessageWriter::finish() {
-    if (!error_.empty()) return std::unexpected(BuildError{std::move(error_)});
-    if (!content_type_.empty()) out_.append("Content-Type: ").append(content_type_).append("\r\n");
-    out_.append("Content-Length: ");
-    append_number(out_, body_.size());
-    out_.append("\r\n\r\n");
-    out_.append(body_);
-    return std::move(out_);
+    if (finished_) return std::unexpected(BuildError{"finish() was already called"});
+    finished_ = true;
+    std::string error = std::move(error_);
+    std::string out = std::move(out_);
+    std::string type = std::move(content_type_);
+    std::string body = std::move(body_);
+    error_.clear();
+    out_.clear();
+    content_type_.clear();
+    body_.clear();
+    if (!error.empty()) return std::unexpected(BuildError{std::move(error)});
+    if (!type.empty()) out.append("Content-Type: ").append(type).append("\r\n");
+    out.append("Content-Length: ");
+    append_number(out, body.size());
+    out.append("\r\n\r\n");
+    out.append(body);
+    return out;
 }
 
 }  // namespace referkit

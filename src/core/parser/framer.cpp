@@ -1,5 +1,6 @@
 #include "referkit/core/framer.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "parser/lex.hpp"
@@ -11,7 +12,8 @@ namespace referkit {
 using lex::error;
 
 std::expected<std::optional<Frame>, ParseError> StreamFramer::fail(ParseError e) {
-    e.offset += static_cast<std::uint32_t>(base_ + start_);
+    // Offsets count from the start of the stream; past 4 GiB they saturate.
+    e.offset = static_cast<std::uint32_t>(std::min<std::uint64_t>(e.offset + base_ + start_, 0xffffffffu));
     failed_ = e;
     return std::unexpected(e);
 }
@@ -130,6 +132,8 @@ std::expected<std::optional<Frame>, ParseError> StreamFramer::next() {
                 }
             }
         }
+        if (hdr_end - start_ > limits_.max_message_size)
+            return fail(error(ErrorCode::message_too_large, limits_.max_message_size, "headers larger than Limits::max_message_size", 513));
         if (!cl) return fail(error(ErrorCode::missing_content_length, hdr_end - start_, "Content-Length required on stream transports"));
         if (hdr_end - start_ + *cl > limits_.max_message_size)
             // The headers fit; the announced body does not: 413 (RFC 3261 §21.4.11) names the body.

@@ -21,9 +21,13 @@ ParseError at(const Cursor& c, ErrorCode code, std::string_view what) { return e
 // bare_ipv6: the value may be an IPv6address without brackets (Via received, RFC 3261 §20.42).
 bool take_gen_value(Cursor& c, bool bare_ipv6) {
     if (c.peek() == '"') return !lex::take_quoted(c).empty();
-    if (c.peek() == '[') {
-        while (!c.at_end() && *c.p != ']') ++c.p;
-        return c.consume(']');
+    if (c.peek() == '[') {  // host = IPv6reference: only hex digits, ':' and '.' inside
+        const char* s = c.p + 1;
+        const char* q = s;
+        while (q < c.end && (lex::is(*q, lex::k_hex) || *q == ':' || *q == '.')) ++q;
+        if (q >= c.end || *q != ']' || !detail::valid_ipv6(std::string_view(s, static_cast<std::size_t>(q - s)))) return false;
+        c.p = q + 1;
+        return true;
     }
     const char* s = c.p;
     if (!bare_ipv6) return !c.take(lex::k_token).empty();
@@ -198,7 +202,7 @@ std::optional<ParseError> parse_name_addr_into(std::string_view text, const Limi
         }
         Cursor uc(std::string_view(c.p, static_cast<std::size_t>(static_cast<const char*>(gt) - c.p)));
         if (uc.end - uc.p > static_cast<std::ptrdiff_t>(limits.max_uri_length))
-            return error(ErrorCode::uri_too_long, c.offset(), "URI longer than Limits::max_uri_length", 414);
+            return error(ErrorCode::uri_too_long, c.offset(), "URI longer than Limits::max_uri_length");  // 414 is for the Request-URI
         if (auto e = parse_uri_into(uc, UriContext::name_addr, limits, na.uri)) {
             e->offset += static_cast<std::uint32_t>(c.offset());
             return e;
@@ -214,7 +218,8 @@ std::optional<ParseError> parse_name_addr_into(std::string_view text, const Limi
         if (name.size() == 3 && iequals(name, "tag")) {
             // RFC 3420 §3.2 shows two tags as invalid: a dialog has one identity.
             if (tagged) return std::unexpected(at(cc, ErrorCode::bad_param, "tag parameter appears twice"));
-            if (value.empty()) return std::unexpected(at(cc, ErrorCode::bad_param, "tag needs a value"));
+            // tag-param = "tag" EQUAL token (§25.1): never empty, never quoted.
+            if (!is_token(value)) return std::unexpected(at(cc, ErrorCode::bad_param, "tag needs a token value"));
             na.tag = value;
             tagged = true;
         }
@@ -238,6 +243,7 @@ std::optional<ParseError> parse_via_into(std::string_view text, const Limits& li
         v.protocol = std::string_view(c.p, 3);
         v.version = std::string_view(c.p + 4, 3);
         c.p += 8;
+        c.skip_lws();  // SLASH = SWS "/" SWS
     } else {
         v.protocol = c.take(lex::k_token);
         if (v.protocol.empty() || !c.separator('/')) return at(c, ErrorCode::bad_via, "Via must start with protocol-name '/' version '/' transport");
@@ -349,7 +355,7 @@ std::expected<std::string_view, ParseError> parse_call_id(std::string_view text)
 
 bool ContentType::is(std::string_view t, std::string_view s) const noexcept { return iequals(type, t) && iequals(subtype, s); }
 
-std::expected<ContentType, ParseError> parse_content_type(std::string_view text) {
+std::expected<ContentType, ParseError> parse_content_type(std::string_view text, const Limits& limits) {
     Cursor c(text);
     c.skip_lws();
     ContentType ct;
@@ -357,23 +363,26 @@ std::expected<ContentType, ParseError> parse_content_type(std::string_view text)
     if (ct.type.empty() || !c.separator('/')) return std::unexpected(at(c, ErrorCode::bad_token, "media type must be type '/' subtype"));
     ct.subtype = c.take(lex::k_token);
     if (ct.subtype.empty()) return std::unexpected(at(c, ErrorCode::bad_token, "media subtype expected"));
-    auto params = take_params(c, Limits{}, [](std::string_view, std::string_view, Cursor&) { return ok(); });
+    auto params = take_params(c, limits, [](std::string_view, std::string_view, Cursor&) { return ok(); });
     if (!params) return std::unexpected(params.error());
     ct.params = *params;
     if (auto r = expect_end(c, ErrorCode::bad_token, "unexpected character in media type"); !r) return std::unexpected(r.error());
     return ct;
 }
 
-std::expected<Event, ParseError> parse_event(std::string_view text) {
+std::expected<Event, ParseError> parse_event(std::string_view text, const Limits& limits) {
     Cursor c(text);
     c.skip_lws();
     Event ev;
     ev.package = c.take(lex::k_token);  // event-type = token-nodot *("." token-nodot): dots are token chars
-    if (ev.package.empty() || ev.package.front() == '.' || ev.package.back() == '.')
+    if (ev.package.empty() || ev.package.front() == '.' || ev.package.back() == '.' ||
+        ev.package.find("..") != std::string_view::npos)  // token-nodot *( "." token-nodot )
         return std::unexpected(at(c, ErrorCode::bad_token, "event type expected"));
-    auto params = take_params(c, Limits{}, [&](std::string_view name, std::string_view value, Cursor& cc) -> Result<void> {
+    auto params = take_params(c, limits, [&](std::string_view name, std::string_view value, Cursor& cc) -> Result<void> {
         if (iequals(name, "id")) {
-            if (value.empty()) return std::unexpected(at(cc, ErrorCode::bad_param, "Event id needs a value"));
+            // RFC 6665 §8.4: "id" EQUAL token — a quoted id would never match the REFER's CSeq.
+            if (ev.has_id) return std::unexpected(at(cc, ErrorCode::bad_param, "Event id appears twice"));
+            if (!is_token(value)) return std::unexpected(at(cc, ErrorCode::bad_param, "Event id needs a token value"));
             ev.id = value;
             ev.has_id = true;
         }
@@ -385,7 +394,7 @@ std::expected<Event, ParseError> parse_event(std::string_view text) {
     return ev;
 }
 
-std::expected<SubscriptionState, ParseError> parse_subscription_state(std::string_view text) {
+std::expected<SubscriptionState, ParseError> parse_subscription_state(std::string_view text, const Limits& limits) {
     Cursor c(text);
     c.skip_lws();
     SubscriptionState ss;
@@ -394,7 +403,7 @@ std::expected<SubscriptionState, ParseError> parse_subscription_state(std::strin
     if (iequals(ss.value, "active")) ss.state = Substate::active;
     else if (iequals(ss.value, "pending")) ss.state = Substate::pending;
     else if (iequals(ss.value, "terminated")) ss.state = Substate::terminated;
-    auto params = take_params(c, Limits{}, [&](std::string_view name, std::string_view value, Cursor& cc) -> Result<void> {
+    auto params = take_params(c, limits, [&](std::string_view name, std::string_view value, Cursor& cc) -> Result<void> {
         if (iequals(name, "expires")) {
             if (value.empty()) return std::unexpected(at(cc, ErrorCode::bad_param, "expires needs a value"));
             auto n = number_value(value, off(cc, value), 0xffffffffu);
@@ -416,7 +425,7 @@ std::expected<SubscriptionState, ParseError> parse_subscription_state(std::strin
     return ss;
 }
 
-std::expected<ReferSub, ParseError> parse_refer_sub(std::string_view text) {
+std::expected<ReferSub, ParseError> parse_refer_sub(std::string_view text, const Limits& limits) {
     Cursor c(text);
     c.skip_lws();
     std::string_view v = c.take(lex::k_token);
@@ -424,7 +433,7 @@ std::expected<ReferSub, ParseError> parse_refer_sub(std::string_view text) {
     if (iequals(v, "true")) rs.value = true;
     else if (iequals(v, "false")) rs.value = false;
     else return std::unexpected(error(ErrorCode::bad_token, off(c, v), "Refer-Sub must be true or false"));
-    auto params = take_params(c, Limits{}, [](std::string_view, std::string_view, Cursor&) { return ok(); });
+    auto params = take_params(c, limits, [](std::string_view, std::string_view, Cursor&) { return ok(); });
     if (!params) return std::unexpected(params.error());
     rs.params = *params;
     if (auto r = expect_end(c, ErrorCode::bad_token, "unexpected character in Refer-Sub"); !r) return std::unexpected(r.error());
@@ -432,7 +441,8 @@ std::expected<ReferSub, ParseError> parse_refer_sub(std::string_view text) {
 }
 
 namespace {
-Result<DialogRef> parse_dialog_ref(std::string_view text, std::string_view to_name, std::string_view from_name, bool replaces) {
+Result<DialogRef> parse_dialog_ref(std::string_view text, std::string_view to_name, std::string_view from_name, bool replaces,
+                                   const Limits& limits) {
     Cursor c(text);
     c.skip_lws();
     DialogRef d;
@@ -441,10 +451,18 @@ Result<DialogRef> parse_dialog_ref(std::string_view text, std::string_view to_na
     if (c.consume('@') && c.take(lex::k_word).empty()) return std::unexpected(at(c, ErrorCode::bad_call_id, "word expected after '@'"));
     d.call_id = c.since(s);
     bool have_to = false, have_from = false;
-    auto params = take_params(c, Limits{}, [&](std::string_view name, std::string_view value, Cursor&) -> Result<void> {
-        if (iequals(name, to_name)) { d.to_tag = value; have_to = true; }
-        else if (iequals(name, from_name)) { d.from_tag = value; have_from = true; }
-        else if (replaces && iequals(name, "early-only")) d.early_only = true;
+    auto params = take_params(c, limits, [&](std::string_view name, std::string_view value, Cursor& cc) -> Result<void> {
+        // RFC 3891 §6.1 / RFC 4538 §7: exactly one of each tag, each EQUAL token.
+        bool to = iequals(name, to_name);
+        if (to || iequals(name, from_name)) {
+            bool& have = to ? have_to : have_from;
+            if (have) return std::unexpected(at(cc, ErrorCode::bad_param, "dialog tag parameter appears twice"));
+            if (!is_token(value)) return std::unexpected(at(cc, ErrorCode::bad_param, "dialog tag needs a token value"));
+            (to ? d.to_tag : d.from_tag) = value;
+            have = true;
+        } else if (replaces && iequals(name, "early-only")) {
+            d.early_only = true;
+        }
         return {};
     });
     if (!params) return std::unexpected(params.error());
@@ -457,8 +475,12 @@ Result<DialogRef> parse_dialog_ref(std::string_view text, std::string_view to_na
 }
 }  // namespace
 
-std::expected<DialogRef, ParseError> parse_replaces(std::string_view text) { return parse_dialog_ref(text, "to-tag", "from-tag", true); }
-std::expected<DialogRef, ParseError> parse_target_dialog(std::string_view text) { return parse_dialog_ref(text, "remote-tag", "local-tag", false); }
+std::expected<DialogRef, ParseError> parse_replaces(std::string_view text, const Limits& limits) {
+    return parse_dialog_ref(text, "to-tag", "from-tag", true, limits);
+}
+std::expected<DialogRef, ParseError> parse_target_dialog(std::string_view text, const Limits& limits) {
+    return parse_dialog_ref(text, "remote-tag", "local-tag", false, limits);
+}
 
 std::expected<AuthParams, ParseError> parse_auth(std::string_view text, const Limits& limits) {
     Cursor c(text);

@@ -1,5 +1,6 @@
 // RFC 3261 §7 message parser: start line, header fields (with folding and compact forms), hot
 // headers validated here, body delimited per §18.3.
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -37,6 +38,23 @@ private:
 };
 
 namespace {
+// True when the byte at q follows a backslash that escapes it inside a quoted string
+// (quoted-pair, RFC 3261 §25.1) — the only place a control character may appear in a header.
+bool escaped_in_quotes(const char* line, const char* q) noexcept {
+    bool quoted = false;
+    for (const char* p = line; p < q; ++p) {
+        if (!quoted) {
+            quoted = *p == '"';
+        } else if (*p == '\\') {
+            if (p + 1 == q) return true;
+            ++p;
+        } else if (*p == '"') {
+            quoted = false;
+        }
+    }
+    return false;
+}
+
 // The headers validated while parsing.
 constexpr std::array<bool, header_id_count> make_hot() {
     std::array<bool, header_id_count> h{};
@@ -283,7 +301,7 @@ std::expected<void, ParseError> MessageParser::run(Framing framing) {
             } else if (c == '\r') {
                 if (q + 1 >= end || q[1] != '\n') return std::unexpected(error(ErrorCode::bad_line_ending, off(q), "CR not followed by LF"));
                 nl = q + 1;
-            } else if (c == '\t' || (q > ns && q[-1] == '\\')) {
+            } else if (c == '\t' || escaped_in_quotes(ns, q)) {
                 ++q;
                 continue;
             } else {
@@ -300,7 +318,7 @@ std::expected<void, ParseError> MessageParser::run(Framing framing) {
         }
         if (static_cast<std::size_t>(lend - ns) > limits_.max_line_length)
             return std::unexpected(error(ErrorCode::line_too_long, off(ns), "header field longer than Limits::max_line_length"));
-        if (m_.headers_.size() >= limits_.max_headers)
+        if (m_.headers_.size() >= std::min<std::size_t>(limits_.max_headers, 65535))  // first_/count_ are 16-bit
             return std::unexpected(error(ErrorCode::too_many_headers, off(ns), "more header fields than Limits::max_headers"));
         const char* ne = colon ? colon : ns;
         while (ne > ns && lex::is_ws(ne[-1])) --ne;
@@ -365,6 +383,7 @@ std::expected<Message, ParseError> Message::parse(SharedBuffer buffer, const Lim
     // One named result returned on every path, so it is built in place (no move of a Message).
     std::expected<Message, ParseError> out(std::in_place, Message::Key{});
     out->buffer_ = std::move(buffer);
+    out->limits_ = limits;
     MessageParser parser(*out, limits);
     if (auto r = parser.run(framing); !r) out = std::unexpected(r.error());
     return out;

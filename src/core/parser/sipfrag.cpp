@@ -41,6 +41,13 @@ std::expected<Sipfrag, ParseError> parse_sipfrag(std::string_view body, const Li
     Sipfrag f;
     Line sl = line_at(p, end);
     std::string_view s = sl.text;
+    if (s.size() > limits.max_line_length)
+        return std::unexpected(error(ErrorCode::line_too_long, off(p), "sipfrag start line longer than Limits::max_line_length"));
+    for (const char& ch : s) {  // the start line is text: no control characters but HTAB
+        auto u = static_cast<unsigned char>(ch);
+        if ((u < 0x20 && ch != '\t') || u == 0x7f)
+            return std::unexpected(error(ErrorCode::bad_sipfrag, off(&ch), "control character in the sipfrag start line"));
+    }
     std::size_t sp = s.find(' ');
     std::string_view first = s.substr(0, sp);
     if (first.size() >= 4 && (first[0] | 0x20) == 's' && (first[1] | 0x20) == 'i' && (first[2] | 0x20) == 'p' && first[3] == '/') {
@@ -81,7 +88,9 @@ std::expected<Sipfrag, ParseError> parse_sipfrag(std::string_view body, const Li
         while (p < end && lex::is(*p, lex::k_token)) ++p;
         const char* ne = p;
         while (p < end && lex::is_ws(*p)) ++p;
-        if (ne == ns || p >= end || *p != ':' || f.headers.size() >= limits.max_headers) {
+        if (f.headers.size() >= limits.max_headers)
+            return std::unexpected(error(ErrorCode::too_many_headers, off(ns), "more sipfrag header fields than Limits::max_headers"));
+        if (ne == ns || p >= end || *p != ':') {
             if (mode == SipfragMode::strict)
                 return std::unexpected(error(ErrorCode::bad_sipfrag, off(ns), "line is neither a header field nor the blank line before a body"));
             f.junk_offset = static_cast<std::uint32_t>(off(ns));
@@ -92,11 +101,13 @@ std::expected<Sipfrag, ParseError> parse_sipfrag(std::string_view body, const Li
         Line l = line_at(p, end);
         while (l.next < end && lex::is_ws(*l.next)) l = line_at(l.next, end);  // folding
         std::string_view value(vs, static_cast<std::size_t>(l.text.data() + l.text.size() - vs));
+        if (static_cast<std::size_t>(l.text.data() + l.text.size() - ns) > limits.max_line_length)
+            return std::unexpected(error(ErrorCode::line_too_long, off(ns), "sipfrag header field longer than Limits::max_line_length"));
         std::string_view name(ns, static_cast<std::size_t>(ne - ns));
         SipfragHeader& h = f.headers.emplace_back(SipfragHeader{lookup_header(name), name, lex::trim(value)});
         p = l.next;
         if (mode == SipfragMode::strict && h.id != HeaderId::other) {
-            if (auto e = check_header_value(h.id, h.value)) {
+            if (auto e = check_header_value(h.id, h.value, limits)) {
                 e->offset += static_cast<std::uint32_t>(off(h.value.data()));
                 return std::unexpected(*e);
             }

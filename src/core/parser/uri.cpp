@@ -16,6 +16,9 @@ namespace {
 using lex::Cursor;
 using lex::error;
 
+}  // namespace
+
+namespace detail {
 // IPv6 reference body (between the brackets): RFC 3986 §3.2.2 IPv6address, checked for shape
 // (hex groups of at most 4, at most one "::", an optional trailing IPv4 part).
 bool valid_ipv6(std::string_view s) noexcept {
@@ -75,6 +78,9 @@ bool valid_ipv6(std::string_view s) noexcept {
     }
     return double_colon ? groups <= 7 : groups == 8;
 }
+}  // namespace detail
+
+namespace {
 
 bool parse_ipv4(std::string_view s) noexcept {
     int parts = 0;
@@ -103,7 +109,7 @@ std::expected<HostPort, ParseError> parse_hostport(Cursor& c, bool allow_port) {
         if (!close) return std::unexpected(error(ErrorCode::bad_host, c.offset(), "IPv6 reference without ']'"));
         const char* q = static_cast<const char*>(close);
         std::string_view inner(c.p + 1, static_cast<std::size_t>(q - c.p - 1));
-        if (!valid_ipv6(inner)) return std::unexpected(error(ErrorCode::bad_host, c.offset() + 1, "malformed IPv6 address"));
+        if (!detail::valid_ipv6(inner)) return std::unexpected(error(ErrorCode::bad_host, c.offset() + 1, "malformed IPv6 address"));
         c.p = q + 1;
         hp.host = c.since(start);
         hp.kind = HostKind::ipv6;
@@ -265,8 +271,9 @@ std::optional<ParseError> parse_uri_into(Cursor& c, UriContext ctx, const Limits
         }
     }
     u.text = c.since(start);
-    if (u.text.size() > limits.max_uri_length)
-        return error(ErrorCode::uri_too_long, static_cast<std::size_t>(start - c.begin), "URI longer than Limits::max_uri_length", 414);
+    if (u.text.size() > limits.max_uri_length)  // 414 names the Request-URI only (§21.4.12)
+        return error(ErrorCode::uri_too_long, static_cast<std::size_t>(start - c.begin), "URI longer than Limits::max_uri_length",
+                     ctx == UriContext::request_uri ? 414 : 400);
     return std::nullopt;
 }
 
@@ -274,7 +281,8 @@ std::optional<ParseError> parse_uri_into(Cursor& c, UriContext ctx, const Limits
 
 std::expected<Uri, ParseError> parse_uri(std::string_view text, UriContext ctx, const Limits& limits) {
     if (text.size() > limits.max_uri_length)
-        return std::unexpected(error(ErrorCode::uri_too_long, 0, "URI longer than Limits::max_uri_length", 414));
+        return std::unexpected(error(ErrorCode::uri_too_long, 0, "URI longer than Limits::max_uri_length",
+                                     ctx == UriContext::request_uri ? 414 : 400));
     Cursor c(text);
     std::expected<Uri, ParseError> u;
     if (auto e = detail::parse_uri_into(c, ctx, limits, *u)) return std::unexpected(*e);

@@ -9,6 +9,10 @@
 
 namespace referkit::detail {
 
+// The text between an IPv6 reference's brackets is an IPv6address (RFC 3986 §3.2.2; RFC 5118 §4.10's
+// "::: before an IPv4 part" tolerated).
+bool valid_ipv6(std::string_view s) noexcept;
+
 struct HostPort {
     std::string_view host;
     HostKind kind = HostKind::none;

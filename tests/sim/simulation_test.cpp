@@ -269,7 +269,8 @@ RunResult run_once(std::uint64_t seed, double loss, double duplicate) {
     }
     for (const auto& [call_id, n] : server_requests)
         if (n != 1) fail(call_id + ": the server TU saw the request " + std::to_string(n) + " times");
-    result.server_cache_answers = server.layer().counters().retransmissions_sent;
+    // Answers to received retransmissions only: Timer G's own retransmissions do not count here.
+    result.server_cache_answers = server.layer().counters().retransmissions_answered;
     return result;
 }
 
@@ -304,7 +305,13 @@ TEST(Simulation, ReliableTransportAnswersOnTheSameConnectionAndEndsAtOnce) {
     o.random = [&r] { return splitmix(r); };
     std::vector<int> finals;
     ConnectionId server_saw = 0;
-    CoreNode client(net, client_addr, o, [&](CoreNode&, TransactionEvent& e, Time) {
+    std::vector<sim::Datagram> to_client;
+    net.on_deliver([&](const sim::Datagram& d, Time) {
+        if (d.to == client_addr) to_client.push_back(d);
+    });
+    TransactionOptions co = o;
+    co.sent_by = "10.0.0.1:5999";  // not where the client listens: only the connection leads back to it
+    CoreNode client(net, client_addr, co, [&](CoreNode&, TransactionEvent& e, Time) {
         if (e.kind == EventKind::response) finals.push_back(e.message->status());
     });
     CoreNode server(net, server_addr, o, [&](CoreNode& n, TransactionEvent& e, Time now) {
@@ -321,6 +328,13 @@ TEST(Simulation, ReliableTransportAnswersOnTheSameConnectionAndEndsAtOnce) {
     EXPECT_TRUE(net.run_until_idle(std::chrono::seconds(1)));
     EXPECT_EQ(finals, std::vector<int>{200});
     EXPECT_EQ(server_saw, net.connection_of(Transport::tcp, client_addr, server_addr));
+    // §18.2.2: the response names the request's connection and goes back on it.
+    ASSERT_EQ(server.destinations().size(), 1u);
+    EXPECT_EQ(server.destinations()[0].connection, server_saw);
+    EXPECT_EQ(server.destinations()[0].remote, (Endpoint{"10.0.0.1", 5999}));  // sent-by: the fallback
+    ASSERT_EQ(to_client.size(), 1u);
+    EXPECT_EQ(to_client[0].connection, server_saw);
+    EXPECT_EQ(net.stats().unroutable, 0u);
     EXPECT_EQ(net.stats().sent, 2u);
     EXPECT_EQ(net.stats().delivered, 2u);
     EXPECT_EQ(client.layer().transaction_count() + server.layer().transaction_count(), 0u);

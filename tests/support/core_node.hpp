@@ -37,7 +37,9 @@ public:
         for (;;) {
             if (auto t = layer_.poll_transmit()) {
                 ++transmits_;
-                net_.send(t->destination.transport, address_, t->destination.remote, t->bytes.view());
+                destinations_.push_back(t->destination);
+                net_.send(t->destination.transport, address_, t->destination.remote, t->bytes.view(),
+                          t->destination.connection);
                 continue;
             }
             if (auto e = layer_.poll_event()) {
@@ -51,6 +53,8 @@ public:
     TransactionLayer& layer() noexcept { return layer_; }
     [[nodiscard]] const Endpoint& address() const noexcept { return address_; }
     [[nodiscard]] std::uint64_t transmits() const noexcept { return transmits_; }
+    // The destination of every transmit, in order.
+    [[nodiscard]] const std::vector<Destination>& destinations() const noexcept { return destinations_; }
 
 private:
     Network& net_;
@@ -58,6 +62,7 @@ private:
     TransactionLayer layer_;
     EventHandler on_event_;
     std::uint64_t transmits_ = 0;
+    std::vector<Destination> destinations_;
 };
 
 }  // namespace referkit::sim

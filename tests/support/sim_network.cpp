@@ -30,11 +30,20 @@ Duration Network::delay(const LinkConfig& c) {
 ConnectionId Network::connection_of(Transport t, const Endpoint& a, const Endpoint& b) {
     LinkKey k = std::tie(a.host, a.port) < std::tie(b.host, b.port) ? key(a, b) : key(b, a);
     auto [it, inserted] = connections_.try_emplace({static_cast<int>(t), k}, connections_.size() + 1);
+    if (inserted) connection_ends_.emplace(it->second, std::make_pair(a, b));
     return it->second;
 }
 
-void Network::send(Transport t, const Endpoint& from, const Endpoint& to, std::string_view bytes) {
+void Network::send(Transport t, const Endpoint& from, const Endpoint& given_to, std::string_view bytes,
+                   ConnectionId connection) {
     ++stats_.sent;
+    Endpoint to = given_to;
+    if (is_reliable(t) && connection != 0) {
+        if (auto it = connection_ends_.find(connection); it != connection_ends_.end()) {
+            if (it->second.first == from) to = it->second.second;
+            else if (it->second.second == from) to = it->second.first;
+        }
+    }
     const LinkConfig& c = link(from, to);
     Datagram d{t, from, to, 0, std::string(bytes)};
     auto push = [&](Time at, Datagram dg) {

@@ -77,7 +77,11 @@ public:
     void set_link(const Endpoint& from, const Endpoint& to, const LinkConfig& c) { links_[key(from, to)] = c; }
 
     // Puts bytes on the wire now; delivery, loss and duplication follow the link's configuration.
-    void send(Transport t, const Endpoint& from, const Endpoint& to, std::string_view bytes);
+    // Reliable transports: a non-zero `connection` that `from` is an end of carries the bytes to
+    // its other end, whatever `to` says (RFC 3261 §18.2.2: the response goes back on the request's
+    // connection); otherwise the pair (from, to)'s connection.
+    void send(Transport t, const Endpoint& from, const Endpoint& to, std::string_view bytes,
+              ConnectionId connection = 0);
 
     [[nodiscard]] Time now() const noexcept { return clock_.now(); }
     VirtualClock& clock() noexcept { return clock_; }
@@ -127,6 +131,7 @@ private:
     std::vector<InFlight> queue_;  // a heap ordered by Later
     std::uint64_t seq_ = 0;
     std::map<std::tuple<int, LinkKey>, ConnectionId> connections_;
+    std::map<ConnectionId, std::pair<Endpoint, Endpoint>> connection_ends_;
     std::map<LinkKey, Time> last_reliable_;  // in-order delivery per direction
     NetworkStats stats_;
     std::function<void(const Datagram&, Time)> on_deliver_;

@@ -53,8 +53,10 @@ struct TransactionOptions {
     Duration trying_delay = std::chrono::milliseconds(200);
     // sent-by ("host" or "host:port") of the Via this layer puts on requests it sends.
     std::string sent_by = "localhost";
-    // Source of the random part of Via branches (RFC 3261 §8.1.1.7). Required; called once per
-    // request sent. It must not be a clock.
+    // Source of the random part of Via branches (RFC 3261 §8.1.1.7) and of the To tags the layer
+    // makes up for the TU's responses (§8.2.6.2, §9.2). Required (precondition of the constructor,
+    // which aborts when it is unset); called once per request sent and per tag made up. It must
+    // not be a clock.
     std::function<std::uint64_t()> random;
     // §18.1.1: a request larger than this (with its Via) that would go over UDP is sent over TCP to
     // the same address instead, and its Via says TCP. 0 disables the switch.
@@ -81,17 +83,24 @@ enum class EventKind : std::uint8_t {
     // final response event with repeated == false. repeated == true: a further 2xx to an INVITE
     // (retransmission or another fork) in the Accepted state, for the TU to ACK (RFC 6026 §8.4).
     response,
-    // Client: Timer B or F fired (`message` is a synthesised 408, §8.1.3.1). Server: Timer H fired,
-    // the ACK never came (§17.2.1); no message.
+    // Client: Timer B or F fired (`message` is a synthesised 408, §8.1.3.1), or an INVITE whose
+    // CANCEL was sent got no final response within 64*T1 of it (§9.1: `message` is a synthesised
+    // 487 Request Terminated, since the RFC says to consider the INVITE cancelled rather than timed
+    // out). Server: Timer H fired, the ACK never came (§17.2.1); no message.
     timeout,
-    // The transport reported a failure for this transaction. Client: `message` is a synthesised 503
-    // (§8.1.3.1). Server: no message (§17.2.4).
+    // The transport reported a failure for this transaction. Client waiting for its final response:
+    // `message` is a synthesised 503 (§8.1.3.1). INVITE client in Completed (the ACK could not be
+    // sent, Figure 5): no message, the final response was already reported. Server: no message
+    // (§17.2.4).
     transport_error,
     // An ACK that belongs to no transaction, typically the ACK for a 2xx (§17.1.1.3, RFC 6026 §8.7);
     // `id` is the INVITE server transaction in its Accepted state it matched, or 0.
     ack,
     // A CANCEL matched the INVITE server transaction `id` while it had not sent a final response;
-    // the layer already answered the CANCEL with 200 (§9.2). The TU should answer the INVITE (487).
+    // the layer already answered the CANCEL with 200 (§9.2). The TU should answer the INVITE (487);
+    // `to_tag` is the To tag the CANCEL's 200 carried, which respond() puts on the INVITE's responses
+    // when the TU gives none (§9.2: same tag). A CANCEL matching a non-INVITE server transaction is
+    // answered 200 too but raises no event: §9.2 asks nothing of the TU there.
     cancel,
     // The transaction `id` is gone; its handle is now invalid.
     terminated,
@@ -103,15 +112,21 @@ struct TransactionEvent {
     std::optional<Message> message;
     Source source;          // request, ack, cancel: where the message came from
     bool repeated = false;  // response: see EventKind::response
+    std::string to_tag;     // cancel: see EventKind::cancel
 };
 
 // What the layer answers a request with (the layer copies Via, From, To, Call-ID and CSeq from the
-// request, §8.2.6.2, and routes the response per §18.2.2).
+// request, §8.2.6.2, writes Content-Length and routes the response per §18.2.2).
 struct ResponseSpec {
     int status = 200;                   // 100..699
     std::string_view reason;            // "" = the RFC 3261 §21 phrase
-    std::string_view to_tag;            // added to To when the request's To has none (not on 100)
-    std::vector<std::pair<std::string_view, std::string_view>> headers;  // extra headers, in order
+    // Added to To when the request's To has none (not on 100). "" on 101..699 = the tag this
+    // transaction already used (a previous response, or the 200 to a CANCEL), else one made up from
+    // the random source and kept for the transaction's later responses (§8.2.6.2).
+    std::string_view to_tag;
+    // Extra headers, in order. Via, From, To, Call-ID, CSeq, Content-Length and Content-Type are
+    // the layer's (or content_type's): naming one is invalid_response.
+    std::vector<std::pair<std::string_view, std::string_view>> headers;
     std::string_view content_type;      // "" = no Content-Type
     std::string_view body;
 };
@@ -135,14 +150,17 @@ struct TransactionCounters {
     std::uint64_t malformed_requests_dropped = 0;   // too broken to answer
     std::uint64_t retransmissions_absorbed = 0;  // received retransmissions handled inside the layer
     std::uint64_t retransmissions_sent = 0;      // timer-driven or answered from a cache
+    std::uint64_t retransmissions_answered = 0;  // of those, answers from a cache to a received retransmission
     std::uint64_t stray_acks = 0;                // ACKs matching no transaction (passed to the TU)
     std::uint64_t stray_cancels = 0;             // CANCELs matching nothing, answered 481
     std::uint64_t rejected_overload = 0;         // requests answered 503 at max_transactions
 };
 
+// Precondition of every member but destruction and assignment: the layer was not moved from.
 class TransactionLayer {
 public:
-    // Precondition: options.random is set. The layer owns a copy of the options.
+    // Precondition: options.random is set (checked: the process aborts otherwise, in every build
+    // type, rather than branching on a constant). The layer owns a copy of the options.
     explicit TransactionLayer(TransactionOptions options);
     ~TransactionLayer();
     TransactionLayer(TransactionLayer&&) noexcept;
@@ -163,8 +181,11 @@ public:
     // Starts a client transaction: `request` is a complete request (start line, headers, body)
     // without this hop's Via; the layer puts its Via (fresh branch, rport, RFC 3581) on top and
     // sends it to `to` (over TCP instead of UDP when larger than udp_max_request_size, §18.1.1;
-    // the Transmit says so). The bytes are copied. Returns the transaction's id, or invalid_request
-    // (does not parse, or ACK: use send_stateless), too_many_transactions, branch_collision.
+    // the Transmit says so). Without a Content-Length the body is the rest of `request` and the
+    // layer adds the header (mandatory on streams, §18.3). The bytes are copied. Returns the
+    // transaction's id, or invalid_request (does not parse, bytes after the body Content-Length
+    // announces, or ACK: use send_stateless; CANCEL: use cancel), too_many_transactions,
+    // branch_collision.
     [[nodiscard]] std::expected<TransactionId, TransactionError> send_request(std::string_view request,
                                                                               const Destination& to, Time now);
     // CANCELs the INVITE client transaction `invite` (§9.1): builds the CANCEL and starts its own
@@ -173,7 +194,8 @@ public:
     // transaction), wrong_state (a final response already arrived, or already cancelled).
     [[nodiscard]] std::expected<TransactionId, TransactionError> cancel(TransactionId invite, Time now);
     // Sends a request outside any transaction (the ACK for a 2xx, §13.2.2.4), with this hop's Via
-    // and a fresh branch. Errors: invalid_request (does not parse).
+    // and a fresh branch; Content-Length as for send_request. Errors: invalid_request (does not
+    // parse, or bytes after the body).
     [[nodiscard]] std::expected<void, TransactionError> send_stateless(std::string_view request, const Destination& to,
                                                                        Time now);
     // Answers the server transaction `id`. The response is built from the request (§8.2.6) and sent
@@ -182,8 +204,16 @@ public:
     [[nodiscard]] std::expected<void, TransactionError> respond(TransactionId id, const ResponseSpec& response,
                                                                 Time now);
     // The transport could not send a message of transaction `id` (a Transmit's `transaction`):
-    // the transaction ends and the TU is told (event transport_error). Unknown ids are ignored.
+    // the transaction ends and the TU is told (event transport_error, then terminated), except
+    // where Figures 5-6 and RFC 6026 have no such transition: an INVITE client in Proceeding or
+    // Accepted, a non-INVITE client in Completed (a late error for a request already answered)
+    // ignore it. Unknown ids are ignored.
     void transport_error(TransactionId id, Time now);
+    // Ends the client transaction `id` (any method, any state) because the TU no longer cares
+    // about it: nothing more is sent for it, and its only further event is `terminated`. A CANCEL
+    // it still held (§9.1) ends too; a CANCEL already sent lives on. Errors: no_such_transaction
+    // (not a client transaction, or already gone).
+    [[nodiscard]] std::expected<void, TransactionError> abandon(TransactionId id, Time now);
     // Fires every timer due at or before now.
     void on_timer(Time now);
 
@@ -191,8 +221,9 @@ public:
     [[nodiscard]] std::optional<Transmit> poll_transmit();
     [[nodiscard]] std::optional<TransactionEvent> poll_event();
     // The earliest timer, or nullopt when none is armed. Transactions waiting for the TU (a server
-    // transaction not yet answered, an INVITE client transaction in Proceeding, §17.1.1.2) hold no
-    // timer: ending them is the TU's job (answer; CANCEL, §9.1).
+    // transaction not yet answered, an INVITE client transaction in Proceeding not cancelled,
+    // §17.1.1.2) hold no timer: ending them is the TU's job (answer; CANCEL, which arms 64*T1 on
+    // the INVITE when it is sent, §9.1; abandon).
     [[nodiscard]] std::optional<Time> next_deadline() const;
 
     // --- inspection

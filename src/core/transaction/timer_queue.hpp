@@ -9,8 +9,9 @@
 
 namespace referkit::txn {
 
-// RFC 3261 Appendix A, RFC 6026 (L, M) and the 200 ms 100 Trying of §17.2.1.
-enum class TimerName : std::uint8_t { a, b, d, e, f, k, g, h, i, j, l, m, trying };
+// RFC 3261 Appendix A, RFC 6026 (L, M), the 200 ms 100 Trying of §17.2.1 and the 64*T1 an INVITE
+// client transaction waits for a final response after its CANCEL was sent (§9.1).
+enum class TimerName : std::uint8_t { a, b, d, e, f, k, g, h, i, j, l, m, trying, cancel_guard };
 
 struct TimerEntry {
     Time when{};

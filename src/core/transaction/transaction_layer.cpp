@@ -2,8 +2,11 @@
 // and the single timer queue. See include/referkit/core/transaction.hpp for the contract.
 #include "referkit/core/transaction.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cassert>
 #include <charconv>
+#include <cstdlib>
 #include <deque>
 #include <unordered_map>
 #include <utility>
@@ -31,7 +34,8 @@ Slot slot_of(TimerName n) {
     case TimerName::g: return Slot::retransmit;
     case TimerName::b:
     case TimerName::f:
-    case TimerName::h: return Slot::timeout;
+    case TimerName::h:
+    case TimerName::cancel_guard: return Slot::timeout;
     case TimerName::d:
     case TimerName::k:
     case TimerName::i:
@@ -68,7 +72,8 @@ struct ClientTx {
     SharedBuffer ack;  // INVITE: the ACK for a non-2xx final response (§17.1.1.3)
     Duration interval{};
     Timers timers;
-    TransactionId cancel;  // INVITE: its CANCEL's client transaction
+    TransactionId cancel;   // INVITE: its CANCEL's client transaction
+    TransactionId cancels;  // CANCEL: the INVITE client transaction it cancels
 };
 
 struct ServerTx {
@@ -76,13 +81,16 @@ struct ServerTx {
     bool invite = false;
     bool reliable = false;
     bool announced = true;  // the TU knows the id (false: CANCELs the layer answered itself)
-    bool rfc2543 = false;   // matched by the §17.2.3 fallback: To tags take part
     InviteServerState is = InviteServerState::proceeding;
     NonInviteServerState nis = NonInviteServerState::trying;
+    bool cancelable = false;  // indexed under `base` for CANCEL matching (§9.2)
     Destination reply_to;
-    std::string key;
+    std::string key;   // server_index
+    std::string base;  // cancel_index: the key without the method
     txn::ResponseHead head;
     std::string request_to_tag;
+    // The To tag our responses carry (§8.2.6.2): the request's, else the latest a response used, or
+    // the one made up for the 200 to a CANCEL (§9.2). "" until then.
     std::string response_to_tag;
     SharedBuffer last_response;
     int last_status = 0;
@@ -103,13 +111,14 @@ void append_port(std::string& k, std::uint16_t port) {
     k.append(buf, r.ptr);
 }
 
-// §17.2.3: branch + sent-by + method; without the magic cookie, the RFC 2543 fields (the To tag
-// is compared separately, since the ACK's differs from the INVITE's).
-std::string server_key(const Message& m, std::string_view method) {
+// §17.2.3 without the method: branch + sent-by; without the magic cookie, the RFC 2543 fields
+// including the To tag `to_tag` (the request's; for an ACK, the one to try, since the ACK's tag is
+// the response's and may differ from the INVITE's).
+std::string server_base(const Message& m, std::string_view to_tag) {
     const Via& v = m.top_via();
     std::string k;
     if (v.branch.starts_with(magic_cookie)) {
-        k.reserve(v.branch.size() + v.host.size() + method.size() + 10);
+        k.reserve(v.branch.size() + v.host.size() + 10);
         k.append("1|").append(v.branch).append("|").append(txn::lower(v.host)).append(":");
         append_port(k, v.port);
     } else {
@@ -117,9 +126,16 @@ std::string server_key(const Message& m, std::string_view method) {
         k.append(m.call_id()).append("|");
         k.append(std::to_string(m.cseq().number)).append("|").append(txn::lower(v.host)).append(":");
         append_port(k, v.port);
-        k.append("|").append(v.transport).append("|").append(v.branch);
+        k.append("|").append(v.transport).append("|").append(v.branch).append("|").append(to_tag);
     }
-    k.append("|").append(method);
+    return k;
+}
+
+// §17.2.3: the base and the method.
+std::string server_key(std::string_view base, std::string_view method) {
+    std::string k;
+    k.reserve(base.size() + method.size() + 1);
+    k.append(base).append("|").append(method);
     return k;
 }
 
@@ -144,13 +160,20 @@ struct TransactionLayer::Impl {
     std::unordered_map<std::uint64_t, ServerTx> servers;
     std::unordered_map<std::string, std::uint64_t> client_index;
     std::unordered_map<std::string, std::uint64_t> server_index;
+    // §9.2: server transactions a CANCEL can match (any method but CANCEL and ACK), by base key.
+    std::unordered_map<std::string, std::uint64_t> cancel_index;
     std::deque<Transmit> transmits;
     std::deque<TransactionEvent> events;
     TransactionCounters counters;
     std::uint64_t next_id = 1;
     Time now{};
 
-    explicit Impl(TransactionOptions o) : opt(std::move(o)) {}
+    explicit Impl(TransactionOptions o) : opt(std::move(o)) {
+        // Precondition (transaction.hpp): a branch or tag of 0s from a missing source would make
+        // every transaction collide, so misuse stops here in every build type.
+        assert(opt.random && "TransactionOptions::random must be set");
+        if (!opt.random) std::abort();
+    }
 
     Time advance(Time t) {
         if (t > now) now = t;
@@ -160,7 +183,8 @@ struct TransactionLayer::Impl {
     [[nodiscard]] bool full() const noexcept { return open() >= opt.limits.max_transactions; }
     Duration timer_64t1() const { return 64 * opt.t1; }
 
-    std::uint64_t random() { return opt.random ? opt.random() : 0; }
+    std::uint64_t random() { return opt.random(); }
+    std::string new_tag() { return hex64(random()); }
 
     // --- timers
     void arm(Timers& t, std::uint64_t id, TimerName name, Time when) {
@@ -185,7 +209,12 @@ struct TransactionLayer::Impl {
     }
     void emit(EventKind kind, TransactionId id, std::optional<Message> m = std::nullopt, Source src = {},
               bool repeated = false) {
-        events.push_back(TransactionEvent{kind, id, std::move(m), std::move(src), repeated});
+        TransactionEvent& e = events.emplace_back();
+        e.kind = kind;
+        e.id = id;
+        e.message = std::move(m);
+        e.source = std::move(src);
+        e.repeated = repeated;
     }
 
     // --- termination (the reference is invalid afterwards)
@@ -193,7 +222,8 @@ struct TransactionLayer::Impl {
         const TransactionId id = tx.id;
         const TransactionId held_cancel = tx.cancel;
         disarm_all(tx.timers);
-        client_index.erase(tx.key);
+        if (auto it = client_index.find(tx.key); it != client_index.end() && it->second == id.value)
+            client_index.erase(it);
         clients.erase(id.value);
         emit(EventKind::terminated, id);
         // A CANCEL still held for this INVITE is never sent (§9.1).
@@ -206,7 +236,11 @@ struct TransactionLayer::Impl {
         const TransactionId id = tx.id;
         const bool announced = tx.announced;
         disarm_all(tx.timers);
-        server_index.erase(tx.key);
+        // Only this transaction's own entries: a collision must never remove another's.
+        if (auto it = server_index.find(tx.key); it != server_index.end() && it->second == id.value)
+            server_index.erase(it);
+        if (auto it = cancel_index.find(tx.base); tx.cancelable && it != cancel_index.end() && it->second == id.value)
+            cancel_index.erase(it);
         servers.erase(id.value);
         if (announced) emit(EventKind::terminated, id);
     }
@@ -218,15 +252,18 @@ struct TransactionLayer::Impl {
         if (full()) return std::unexpected(TransactionError::too_many_transactions);
         Destination to = given;
         std::string via = txn::make_via(to.transport, opt.sent_by, branch);
+        auto bytes = with_via(request, via);
+        if (!bytes) return std::unexpected(bytes.error());
         if (to.transport == Transport::udp && opt.udp_max_request_size != 0 &&
-            request.size() + via.size() + 7 > opt.udp_max_request_size) {
+            bytes->size() > opt.udp_max_request_size) {
             to.transport = Transport::tcp;  // §18.1.1: too large for UDP, use a congestion-controlled transport
             via = txn::make_via(to.transport, opt.sent_by, branch);
+            bytes = with_via(request, via);
+            if (!bytes) return std::unexpected(bytes.error());
         }
-        auto bytes = txn::insert_via(request, via);
-        if (!bytes) return std::unexpected(TransactionError::invalid_request);
-        auto msg = Message::parse(SharedBuffer::copy_of(*bytes), opt.limits);
-        if (!msg || !msg->is_request() || msg->method() == Method::ack)
+        auto msg = Message::parse(SharedBuffer::copy_of(*bytes), opt.limits, Framing::stream);
+        if (!msg || !msg->is_request() || msg->method() == Method::ack || msg->method() == Method::cancel ||
+            msg->size() != bytes->size())
             return std::unexpected(TransactionError::invalid_request);
         std::string key = client_key(branch, msg->method_text());
         if (client_index.contains(key)) return std::unexpected(TransactionError::branch_collision);
@@ -245,10 +282,34 @@ struct TransactionLayer::Impl {
         return id;
     }
 
-    // Sends the request and arms the initial timers (§17.1.1.2, §17.1.2.2).
+    // The TU's request with `via` on top and a Content-Length: when it has none, the body is the
+    // rest of the bytes and the header is added (§18.3: mandatory on streams). invalid_request when
+    // it does not parse as a request, or bytes follow the body its Content-Length announces.
+    std::expected<std::string, TransactionError> with_via(std::string_view request, std::string_view via) const {
+        auto bytes = txn::insert_via(request, via);
+        if (!bytes) return std::unexpected(TransactionError::invalid_request);
+        auto msg = Message::parse(std::string_view(*bytes), opt.limits, Framing::datagram);
+        if (!msg || !msg->is_request()) return std::unexpected(TransactionError::invalid_request);
+        if (msg->content_length()) {
+            if (msg->size() != bytes->size()) return std::unexpected(TransactionError::invalid_request);
+            return std::move(*bytes);
+        }
+        std::string line = "Via: " + std::string(via) + "\r\n";
+        const std::size_t at = bytes->find(line) + line.size();  // insert_via put it after the start line
+        bytes->insert(at, "Content-Length: " + std::to_string(msg->body().size()) + "\r\n");
+        return std::move(*bytes);
+    }
+
+    // Sends the request and arms the initial timers (§17.1.1.2, §17.1.2.2). A CANCEL being sent
+    // arms its INVITE's 64*T1 (§9.1).
     void launch(ClientTx& tx) {
         tx.held = false;
         send(tx.id, tx.destination, tx.request->buffer());
+        if (tx.cancels) {
+            auto inv = clients.find(tx.cancels.value);
+            if (inv != clients.end() && inv->second.ic == InviteClientState::proceeding)
+                arm(inv->second.timers, inv->second.id.value, TimerName::cancel_guard, now + timer_64t1());
+        }
         tx.interval = opt.t1;
         if (tx.invite) {
             if (!tx.reliable) arm(tx.timers, tx.id.value, TimerName::a, now + opt.t1);
@@ -302,6 +363,7 @@ struct TransactionLayer::Impl {
         tx.request = std::move(*msg);
         tx.via = clients[invite.value].via;
         tx.key = std::move(key);
+        tx.cancels = invite;
         client_index.emplace(tx.key, id.value);
         clients[invite.value].cancel = id;
         if (!held) launch(tx);
@@ -414,18 +476,21 @@ struct TransactionLayer::Impl {
             ++counters.retransmissions_sent;
             send(tx.id, tx.destination, tx.request->buffer());
             tx.interval *= 2;
-            arm(tx.timers, tx.id.value, TimerName::a, deadline + tx.interval);
+            arm(tx.timers, tx.id.value, TimerName::a, std::max(deadline, now) + tx.interval);  // late: no burst
             return;
         case TimerName::e: {  // §17.1.2.2: doubling up to T2 in Trying, T2 in Proceeding
             ++counters.retransmissions_sent;
             send(tx.id, tx.destination, tx.request->buffer());
             const bool proceeding = tx.nic == NonInviteClientState::proceeding;
             tx.interval = proceeding ? opt.t2 : std::min(2 * tx.interval, opt.t2);
-            arm(tx.timers, tx.id.value, TimerName::e, deadline + tx.interval);
+            arm(tx.timers, tx.id.value, TimerName::e, std::max(deadline, now) + tx.interval);  // late: no burst
             return;
         }
         case TimerName::b:
         case TimerName::f: client_failure(tx, EventKind::timeout, 408); return;  // §17.1.1.2, §17.1.2.2
+        case TimerName::cancel_guard:  // §9.1: no final response 64*T1 after the CANCEL: consider it cancelled
+            client_failure(tx, EventKind::timeout, 487);
+            return;
         case TimerName::d:
         case TimerName::k:
         case TimerName::m: end_client(tx); return;
@@ -441,7 +506,8 @@ struct TransactionLayer::Impl {
     // ============================ server transactions (§17.2)
 
     void stateless_answer(const Message& req, const Source& from, int status, std::string_view extra) {
-        const std::string tag = hex64(random());
+        // §8.2.7: the same request gets the same tag, so it is derived from the request.
+        const std::string tag = txn::stateless_tag(req.call_id(), req.from().tag, req.top_via().branch);
         ResponseSpec spec;
         spec.status = status;
         spec.to_tag = tag;
@@ -455,10 +521,27 @@ struct TransactionLayer::Impl {
         return it == server_index.end() ? nullptr : &servers.at(it->second);
     }
 
+    // §17.2.3: the ACK matches its INVITE server transaction. RFC 2543 keys hold the To tag: try the
+    // ACK's (an INVITE that carried it), then none, with the ACK's tag checked against the tag of
+    // the response sent.
+    ServerTx* find_acked(const Message& ack) {
+        ServerTx* tx = find_server(server_key(server_base(ack, ack.to().tag), "INVITE"));
+        if (tx == nullptr && !ack.top_via().branch.starts_with(magic_cookie)) {
+            tx = find_server(server_key(server_base(ack, {}), "INVITE"));
+            if (tx != nullptr && ack.to().tag != tx->response_to_tag) tx = nullptr;
+        }
+        return tx != nullptr && tx->invite ? tx : nullptr;
+    }
+
+    // The To tag the responses of `tx` carry from now on, made up when it has none yet (§8.2.6.2).
+    const std::string& ensure_tag(ServerTx& tx) {
+        if (tx.response_to_tag.empty()) tx.response_to_tag = new_tag();
+        return tx.response_to_tag;
+    }
+
     void server_request(Message m, const Source& from) {
         if (m.method() == Method::ack) {
-            ServerTx* tx = find_server(server_key(m, "INVITE"));  // §17.2.3: ACK matches the INVITE
-            if (tx != nullptr && tx->invite && (!tx->rfc2543 || m.to().tag == tx->response_to_tag)) {
+            if (ServerTx* tx = find_acked(m)) {
                 server_ack(*tx, std::move(m), from);
                 return;
             }
@@ -466,17 +549,18 @@ struct TransactionLayer::Impl {
             emit(EventKind::ack, TransactionId{}, std::move(m), from);
             return;
         }
-        std::string key = server_key(m, m.method_text());
-        if (ServerTx* tx = find_server(key); tx != nullptr && (!tx->rfc2543 || m.to().tag == tx->request_to_tag)) {
+        std::string base = server_base(m, m.to().tag);
+        std::string key = server_key(base, m.method_text());
+        if (ServerTx* tx = find_server(key)) {
             server_retransmission(*tx);
             return;
         }
-        ServerTx* invite = nullptr;
-        if (m.method() == Method::cancel) {  // §9.2: the CANCEL matches its INVITE like a retransmission would
-            invite = find_server(server_key(m, "INVITE"));
-            if (invite != nullptr && (!invite->invite || (invite->rfc2543 && m.to().tag != invite->request_to_tag)))
-                invite = nullptr;
-            if (invite == nullptr) {
+        ServerTx* original = nullptr;
+        if (m.method() == Method::cancel) {
+            // §9.2: the CANCEL matches the transaction a retransmission of its request would, for any
+            // method but CANCEL and ACK (the CANCEL's own key differs only by the method).
+            if (auto it = cancel_index.find(base); it != cancel_index.end()) original = &servers.at(it->second);
+            if (original == nullptr) {
                 ++counters.stray_cancels;
                 stateless_answer(m, from, 481, {});
                 return;
@@ -489,27 +573,36 @@ struct TransactionLayer::Impl {
             return;
         }
         const TransactionId id{next_id++};
+        if (!server_index.try_emplace(key, id.value).second) {  // cannot happen after find_server; never overwrite
+            ++counters.retransmissions_absorbed;
+            return;
+        }
         ServerTx& tx = servers[id.value];
         tx.id = id;
         tx.invite = m.method() == Method::invite;
         tx.reliable = is_reliable(from.transport);
-        tx.rfc2543 = !m.top_via().branch.starts_with(magic_cookie);
         tx.reply_to = txn::response_destination(m.top_via(), from);
         tx.key = std::move(key);
         tx.head = txn::response_head(m, from);
         tx.request_to_tag = std::string(m.to().tag);
-        server_index.emplace(tx.key, id.value);
-        if (invite != nullptr) {
-            const TransactionId invite_id = invite->id;
-            const bool pending = invite->is == InviteServerState::proceeding;
+        tx.response_to_tag = tx.request_to_tag;
+        if (m.method() != Method::cancel) {
+            // A peer reusing a branch for two methods: the first keeps the CANCEL entry.
+            tx.cancelable = cancel_index.try_emplace(base, id.value).second;
+        }
+        tx.base = std::move(base);
+        if (original != nullptr) {
+            const TransactionId original_id = original->id;
+            const bool pending_invite = original->invite && original->is == InviteServerState::proceeding;
             tx.announced = false;
-            ResponseSpec ok;  // §9.2: 200 to the CANCEL, whatever became of the INVITE
-            const std::string fresh_tag = hex64(random());
-            ok.to_tag = !invite->response_to_tag.empty() ? std::string_view(invite->response_to_tag)
-                        : !tx.request_to_tag.empty()     ? std::string_view(tx.request_to_tag)
-                                                         : std::string_view(fresh_tag);
+            ResponseSpec ok;  // §9.2: 200 to the CANCEL, whatever became of the original request
+            const std::string tag = ensure_tag(*original);  // §9.2: the same To tag as the original's responses
+            ok.to_tag = tag;
             (void)respond_to(tx, ok);
-            if (pending) emit(EventKind::cancel, invite_id, std::move(m), from);
+            if (pending_invite) {
+                emit(EventKind::cancel, original_id, std::move(m), from);
+                events.back().to_tag = tag;
+            }
             return;
         }
         if (tx.invite) arm(tx.timers, id.value, TimerName::trying, now + opt.trying_delay);  // §17.2.1
@@ -520,6 +613,7 @@ struct TransactionLayer::Impl {
         ++counters.retransmissions_absorbed;
         if (tx.last_response.empty()) return;
         ++counters.retransmissions_sent;
+        ++counters.retransmissions_answered;
         send(tx.id, tx.reply_to, tx.last_response);
     }
 
@@ -588,9 +682,15 @@ struct TransactionLayer::Impl {
             case NonInviteServerState::terminated: return std::unexpected(TransactionError::wrong_state);
             }
         }
-        auto bytes = txn::build_response(tx.head, spec);
+        ResponseSpec tagged = spec;
+        if (s > 100 && !tx.head.to_has_tag && tagged.to_tag.empty()) {
+            // §8.2.6.2: a tag on every response but 100; the TU's, else the transaction's, else a new one.
+            if (tx.response_to_tag.empty()) tx.response_to_tag = new_tag();
+            tagged.to_tag = tx.response_to_tag;
+        }
+        auto bytes = txn::build_response(tx.head, tagged);
         if (!bytes) return std::unexpected(TransactionError::invalid_response);
-        if (s >= 200) tx.response_to_tag = tx.head.to_has_tag ? tx.request_to_tag : std::string(spec.to_tag);
+        if (s > 100 && !tx.head.to_has_tag) tx.response_to_tag = std::string(tagged.to_tag);
         SharedBuffer buf = SharedBuffer::copy_of(*bytes);
         send(tx.id, tx.reply_to, buf);
         tx.last_response = std::move(buf);
@@ -657,7 +757,7 @@ struct TransactionLayer::Impl {
             ++counters.retransmissions_sent;
             send(tx.id, tx.reply_to, tx.last_response);
             tx.interval = std::min(2 * tx.interval, opt.t2);
-            arm(tx.timers, tx.id.value, TimerName::g, deadline + tx.interval);
+            arm(tx.timers, tx.id.value, TimerName::g, std::max(deadline, now) + tx.interval);  // late: no burst
             return;
         case TimerName::h:  // §17.2.1: the ACK never came
             emit(EventKind::timeout, tx.id);
@@ -672,7 +772,8 @@ struct TransactionLayer::Impl {
         case TimerName::e:
         case TimerName::f:
         case TimerName::k:
-        case TimerName::m: return;  // client timers
+        case TimerName::m:
+        case TimerName::cancel_guard: return;  // client timers
         }
     }
 
@@ -692,11 +793,11 @@ struct TransactionLayer::Impl {
         }
         std::string_view bytes = b.view();
         while (bytes.starts_with("\r\n")) bytes.remove_prefix(2);
-        if (bytes.starts_with("SIP/")) {
+        if (txn::starts_with_sip_version(bytes)) {
             ++counters.malformed_responses;
             return;
         }
-        auto answer = txn::answer_malformed(bytes, m.error(), from, hex64(random()));
+        auto answer = txn::answer_malformed(bytes, m.error(), from);
         if (!answer) {
             ++counters.malformed_requests_dropped;
             return;
@@ -708,25 +809,29 @@ struct TransactionLayer::Impl {
     void transport_error(TransactionId id) {
         if (auto it = clients.find(id.value); it != clients.end()) {
             ClientTx& tx = it->second;
-            bool waiting = false;
             if (tx.invite) {
                 switch (tx.ic) {
                 case InviteClientState::calling:
-                case InviteClientState::proceeding: waiting = true; break;
-                case InviteClientState::completed:
-                case InviteClientState::accepted:
-                case InviteClientState::terminated: break;
+                    client_failure(tx, EventKind::transport_error, 503);  // §8.1.3.1, §17.1.1.2
+                    return;
+                case InviteClientState::proceeding:  // Figure 5: no transport-error transition here
+                case InviteClientState::accepted:    // RFC 6026 Figure 5: nothing is sent in Accepted
+                case InviteClientState::terminated: return;
+                case InviteClientState::completed:  // Figure 5: the ACK could not be sent; the TU is told
+                    emit(EventKind::transport_error, tx.id);
+                    end_client(tx);
+                    return;
                 }
-            } else {
-                switch (tx.nic) {
-                case NonInviteClientState::trying:
-                case NonInviteClientState::proceeding: waiting = true; break;
-                case NonInviteClientState::completed:
-                case NonInviteClientState::terminated: break;
-                }
+                return;
             }
-            if (waiting) client_failure(tx, EventKind::transport_error, 503);  // §8.1.3.1, §17.1.1.2
-            else end_client(tx);
+            switch (tx.nic) {
+            case NonInviteClientState::trying:
+            case NonInviteClientState::proceeding:
+                client_failure(tx, EventKind::transport_error, 503);  // §8.1.3.1, §17.1.2.2
+                return;
+            case NonInviteClientState::completed:  // Figure 6: nothing is sent in Completed
+            case NonInviteClientState::terminated: return;
+            }
             return;
         }
         if (auto it = servers.find(id.value); it != servers.end()) {
@@ -734,6 +839,13 @@ struct TransactionLayer::Impl {
             if (tx.announced) emit(EventKind::transport_error, tx.id);  // §17.2.4
             end_server(tx);
         }
+    }
+
+    std::expected<void, TransactionError> abandon(TransactionId id) {
+        auto it = clients.find(id.value);
+        if (it == clients.end()) return std::unexpected(TransactionError::no_such_transaction);
+        end_client(it->second);  // also ends a CANCEL it still held
+        return {};
     }
 
     void on_timer() {
@@ -782,10 +894,11 @@ std::expected<TransactionId, TransactionError> TransactionLayer::cancel(Transact
 std::expected<void, TransactionError> TransactionLayer::send_stateless(std::string_view request, const Destination& to,
                                                                        Time now) {
     impl_->advance(now);
-    auto bytes = txn::insert_via(request, txn::make_via(to.transport, impl_->opt.sent_by, impl_->new_branch()));
-    if (!bytes) return std::unexpected(TransactionError::invalid_request);
-    auto msg = Message::parse(SharedBuffer::copy_of(*bytes), impl_->opt.limits);
-    if (!msg || !msg->is_request()) return std::unexpected(TransactionError::invalid_request);
+    auto bytes = impl_->with_via(request, txn::make_via(to.transport, impl_->opt.sent_by, impl_->new_branch()));
+    if (!bytes) return std::unexpected(bytes.error());
+    auto msg = Message::parse(SharedBuffer::copy_of(*bytes), impl_->opt.limits, Framing::stream);
+    if (!msg || !msg->is_request() || msg->size() != bytes->size())
+        return std::unexpected(TransactionError::invalid_request);
     impl_->send(TransactionId{}, to, msg->buffer());
     return {};
 }
@@ -799,6 +912,11 @@ std::expected<void, TransactionError> TransactionLayer::respond(TransactionId id
 void TransactionLayer::transport_error(TransactionId id, Time now) {
     impl_->advance(now);
     impl_->transport_error(id);
+}
+
+std::expected<void, TransactionError> TransactionLayer::abandon(TransactionId id, Time now) {
+    impl_->advance(now);
+    return impl_->abandon(id);
 }
 
 void TransactionLayer::on_timer(Time now) {

@@ -133,8 +133,7 @@ std::string response_top_via(const Via& via, const Source& from) {
         if (iequals(p.name, "rport")) {
             rport = true;
             out.push_back('=');
-            if (p.has_value && !p.value.empty()) out.append(p.value);
-            else append_uint(out, from.remote.port);  // RFC 3581 §4
+            append_uint(out, from.remote.port);  // RFC 3581 §4: the source port, whatever the peer wrote
             continue;
         }
         if (p.has_value) out.append("=").append(p.value);
@@ -210,7 +209,10 @@ std::optional<std::string> build_response(const ResponseHead& head, const Respon
     for (const auto& [name, value] : spec.headers) {
         if (!is_token(name) || !clean_value(value)) return std::nullopt;
         const HeaderId id = lookup_header(name);
-        if (id == HeaderId::content_length) continue;  // ours is always right
+        // The layer writes these (§8.2.6.2, §20.14, §20.15); a second copy would contradict it.
+        if (id == HeaderId::via || id == HeaderId::from || id == HeaderId::to || id == HeaderId::call_id ||
+            id == HeaderId::cseq || id == HeaderId::content_length || id == HeaderId::content_type)
+            return std::nullopt;
         out.append(id == HeaderId::other ? name : canonical_name(id)).append(": ").append(value).append("\r\n");
     }
     if (!spec.content_type.empty()) out.append("Content-Type: ").append(spec.content_type).append("\r\n");
@@ -266,8 +268,33 @@ std::optional<Message> synthesise_response(const Message& request, int status) {
     return std::move(*m);
 }
 
-std::optional<MalformedAnswer> answer_malformed(std::string_view bytes, const ParseError& error, const Source& from,
-                                                std::string_view to_tag) {
+std::string stateless_tag(std::string_view call_id, std::string_view from_tag, std::string_view branch) {
+    // FNV-1a 64 over the three fields, each followed by a separator that cannot occur in them.
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    auto mix = [&h](std::string_view s) {
+        for (char c : s) {
+            h ^= static_cast<unsigned char>(c);
+            h *= 0x100000001b3ULL;
+        }
+        h ^= 0xff;
+        h *= 0x100000001b3ULL;
+    };
+    mix(call_id);
+    mix(from_tag);
+    mix(branch);
+    std::string out(16, '0');
+    for (int i = 15; i >= 0; --i) {
+        out[static_cast<std::size_t>(i)] = "0123456789abcdef"[h & 0xf];
+        h >>= 4;
+    }
+    return out;
+}
+
+bool starts_with_sip_version(std::string_view start) {
+    return start.size() >= 4 && iequals(start.substr(0, 4), "SIP/");  // the parser accepts any case
+}
+
+std::optional<MalformedAnswer> answer_malformed(std::string_view bytes, const ParseError& error, const Source& from) {
     while (bytes.starts_with("\r\n")) bytes.remove_prefix(2);
     // Lines, with folded continuations joined.
     struct Line { std::string_view name; std::string value; };
@@ -275,7 +302,7 @@ std::optional<MalformedAnswer> answer_malformed(std::string_view bytes, const Pa
     std::size_t pos = bytes.find('\n');
     if (pos == std::string_view::npos) return std::nullopt;
     const std::string_view start = trim(bytes.substr(0, pos > 0 && bytes[pos - 1] == '\r' ? pos - 1 : pos));
-    if (start.starts_with("SIP/")) return std::nullopt;  // a response: never answered
+    if (starts_with_sip_version(start)) return std::nullopt;  // a response: never answered
     const std::size_t sp = start.find(' ');
     if (sp == std::string_view::npos || start.substr(0, sp) == "ACK") return std::nullopt;  // §17: no answer to ACK
     ++pos;
@@ -322,6 +349,11 @@ std::optional<MalformedAnswer> answer_malformed(std::string_view bytes, const Pa
     out.append(" ").append(reason_phrase(status)).append("\r\n");
     auto top_parts = via_elements(vias.front());
     auto top = parse_via(top_parts.front());
+    auto to = parse_name_addr(*to_v);
+    auto from_addr = parse_name_addr(*from_v);
+    // §8.2.7: the same request gets the same tag, so it is derived from the request, not drawn.
+    const std::string to_tag = stateless_tag(*call_id, from_addr ? from_addr->tag : std::string_view(*from_v),
+                                             top ? top->branch : top_parts.front());
     if (top) {
         append_header(out, "Via", response_top_via(*top, from));
         answer.destination = response_destination(*top, from);
@@ -333,7 +365,7 @@ std::optional<MalformedAnswer> answer_malformed(std::string_view bytes, const Pa
     for (std::size_t i = 1; i < vias.size(); ++i) append_header(out, "Via", vias[i]);
     append_header(out, "From", *from_v);
     out.append("To: ").append(*to_v);
-    if (auto to = parse_name_addr(*to_v); to && to->tag.empty() && !to_tag.empty()) out.append(";tag=").append(to_tag);
+    if (to && to->tag.empty()) out.append(";tag=").append(to_tag);
     out.append("\r\n");
     append_header(out, "Call-ID", *call_id);
     append_header(out, "CSeq", *cseq);

@@ -44,7 +44,8 @@ struct ResponseHead {
 };
 [[nodiscard]] ResponseHead response_head(const Message& request, const Source& from);
 
-// A complete response. Returns nullopt when the spec carries a bad header name/value.
+// A complete response. Returns nullopt when the spec carries a bad header name/value, or a header
+// the layer writes itself (Via, From, To, Call-ID, CSeq, Content-Length, Content-Type).
 [[nodiscard]] std::optional<std::string> build_response(const ResponseHead& head, const ResponseSpec& spec,
                                                         std::string_view extra_header_line = {});
 
@@ -61,8 +62,15 @@ struct MalformedAnswer {
     std::string bytes;
     Destination destination;
 };
+// Its To tag is stateless_tag() of the request's fields.
 [[nodiscard]] std::optional<MalformedAnswer> answer_malformed(std::string_view bytes, const ParseError& error,
-                                                              const Source& from, std::string_view to_tag);
+                                                              const Source& from);
+
+// The To tag of a stateless answer (481, 503, malformed requests): a hash of the Call-ID, the From
+// tag and the top Via branch, so a retransmitted request gets the same tag (§8.2.7). 16 hex digits.
+[[nodiscard]] std::string stateless_tag(std::string_view call_id, std::string_view from_tag, std::string_view branch);
+// True when a start line begins with "SIP/" in any case (a response, never answered).
+[[nodiscard]] bool starts_with_sip_version(std::string_view start);
 
 // Lower-case copy (hosts in matching keys).
 [[nodiscard]] std::string lower(std::string_view s);

@@ -11,7 +11,10 @@ mode=${1:-}
 case "$mode" in demo|test) ;; *) echo "usage: scripts/setup.sh demo|test" >&2; exit 2 ;; esac
 
 # What each package is for is in README.md ("Dependencies").
-packages=(cmake ninja-build g++ ccache pkg-config libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev)
+packages=(cmake ninja-build g++ ccache pkg-config libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev
+          libboost-dev libssl-dev openssl sip-tester baresip-core)
+# Node.js runs the SIP.js interop harness; a machine that already has `node` keeps its own.
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -32,6 +35,11 @@ fi
 
 cmake --preset release >/dev/null
 cmake --build --preset release
+
+# The SIP.js/WebSocket interop harness has its own locked npm dependencies.
+if [ "$mode" = test ] && [ -f tests/interop/sipjs/package-lock.json ] && [ ! -d tests/interop/sipjs/node_modules ]; then
+  (cd tests/interop/sipjs && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 case "$mode" in
   demo) exec build/release/referkit demo ;;

@@ -216,6 +216,10 @@ public:
     [[nodiscard]] std::expected<void, TransactionError> abandon(TransactionId id, Time now);
     // Fires every timer due at or before now.
     void on_timer(Time now);
+    // The sent-by ("host" or "host:port", IPv6 in brackets) of the Via on requests later sent over
+    // `transport` (a runtime calls it per listener, Driven::on_local_address). "" restores the
+    // fallback, TransactionOptions::sent_by. Requests already sent keep their Via.
+    void set_sent_by(Transport transport, std::string sent_by);
 
     // --- outputs
     [[nodiscard]] std::optional<Transmit> poll_transmit();

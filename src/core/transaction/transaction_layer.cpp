@@ -167,6 +167,8 @@ struct TransactionLayer::Impl {
     TransactionCounters counters;
     std::uint64_t next_id = 1;
     Time now{};
+    // set_sent_by(): the sent-by of each transport's Via; "" = opt.sent_by.
+    std::array<std::string, 5> sent_by_of;
 
     explicit Impl(TransactionOptions o) : opt(std::move(o)) {
         // Precondition (transaction.hpp): a branch or tag of 0s from a missing source would make
@@ -184,6 +186,10 @@ struct TransactionLayer::Impl {
     Duration timer_64t1() const { return 64 * opt.t1; }
 
     std::uint64_t random() { return opt.random(); }
+    [[nodiscard]] std::string_view sent_by(Transport t) const {
+        const std::string& s = sent_by_of[static_cast<std::size_t>(t)];
+        return s.empty() ? std::string_view(opt.sent_by) : std::string_view(s);
+    }
     std::string new_tag() { return hex64(random()); }
 
     // --- timers
@@ -251,13 +257,13 @@ struct TransactionLayer::Impl {
                                                                 bool held, std::string branch) {
         if (full()) return std::unexpected(TransactionError::too_many_transactions);
         Destination to = given;
-        std::string via = txn::make_via(to.transport, opt.sent_by, branch);
+        std::string via = txn::make_via(to.transport, sent_by(to.transport), branch);
         auto bytes = with_via(request, via);
         if (!bytes) return std::unexpected(bytes.error());
         if (to.transport == Transport::udp && opt.udp_max_request_size != 0 &&
             bytes->size() > opt.udp_max_request_size) {
             to.transport = Transport::tcp;  // §18.1.1: too large for UDP, use a congestion-controlled transport
-            via = txn::make_via(to.transport, opt.sent_by, branch);
+            via = txn::make_via(to.transport, sent_by(to.transport), branch);
             bytes = with_via(request, via);
             if (!bytes) return std::unexpected(bytes.error());
         }
@@ -894,7 +900,7 @@ std::expected<TransactionId, TransactionError> TransactionLayer::cancel(Transact
 std::expected<void, TransactionError> TransactionLayer::send_stateless(std::string_view request, const Destination& to,
                                                                        Time now) {
     impl_->advance(now);
-    auto bytes = impl_->with_via(request, txn::make_via(to.transport, impl_->opt.sent_by, impl_->new_branch()));
+    auto bytes = impl_->with_via(request, txn::make_via(to.transport, impl_->sent_by(to.transport), impl_->new_branch()));
     if (!bytes) return std::unexpected(bytes.error());
     auto msg = Message::parse(SharedBuffer::copy_of(*bytes), impl_->opt.limits, Framing::stream);
     if (!msg || !msg->is_request() || msg->size() != bytes->size())
@@ -917,6 +923,10 @@ void TransactionLayer::transport_error(TransactionId id, Time now) {
 std::expected<void, TransactionError> TransactionLayer::abandon(TransactionId id, Time now) {
     impl_->advance(now);
     return impl_->abandon(id);
+}
+
+void TransactionLayer::set_sent_by(Transport transport, std::string sent_by) {
+    impl_->sent_by_of[static_cast<std::size_t>(transport)] = std::move(sent_by);
 }
 
 void TransactionLayer::on_timer(Time now) {

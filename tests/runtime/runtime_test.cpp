@@ -1,0 +1,617 @@
+// The Asio runtime over real loopback sockets: two engines in one io_context exchange requests over
+// every transport, plus raw peers (plain sockets, a WebSocket client) for the error paths. Waits
+// are bounded conditions (run_until), never sleeps.
+#include <utility>  // before Asio (Boost 1.74 + g++ 12)
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "referkit/runtime/engine.hpp"
+#include "test_core.hpp"
+
+namespace referkit::runtime {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using udp = asio::ip::udp;
+using namespace std::chrono_literals;
+using test::TestCore;
+
+// Runs io until pred() holds or `bound` passes; returns pred().
+bool run_until(asio::io_context& io, const std::function<bool()>& pred, std::chrono::milliseconds bound = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        io.restart();
+        io.run_one_for(20ms);
+    }
+    return true;
+}
+
+bool ipv6_loopback_available() {
+    asio::io_context io;
+    boost::system::error_code ec;
+    udp::socket s(io);
+    s.open(udp::v6(), ec);
+    if (!ec) s.bind(udp::endpoint(asio::ip::make_address("::1"), 0), ec);
+    return !ec;
+}
+
+// A throwaway CA and a server certificate for 127.0.0.1, ::1 and localhost, made once per run
+// with the openssl command.
+struct Certs {
+    std::string dir, ca, cert, key;
+    bool ok = false;
+    std::string error;
+};
+const Certs& certs() {
+    static const Certs c = [] {
+        Certs r;
+        r.dir = ::testing::TempDir() + "referkit_rt_certs_" + std::to_string(::getpid());
+        std::filesystem::create_directories(r.dir);
+        r.ca = r.dir + "/ca.crt";
+        r.cert = r.dir + "/server.crt";
+        r.key = r.dir + "/server.key";
+        {
+            std::ofstream ext(r.dir + "/ext.cnf");
+            ext << "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\nbasicConstraints=CA:FALSE\n";
+        }
+        const std::string d = "'" + r.dir + "'";
+        const std::string cmd =
+            "cd " + d + " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+            "-keyout ca.key -out ca.crt -days 2 -subj '/CN=referkit test CA' "
+            "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign >log 2>&1 && "
+            "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr "
+            "-subj '/CN=localhost' >>log 2>&1 && "
+            "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 "
+            "-extfile ext.cnf >>log 2>&1";
+        r.ok = std::system(cmd.c_str()) == 0;
+        if (!r.ok) {
+            std::ifstream log(r.dir + "/log");
+            r.error.assign(std::istreambuf_iterator<char>(log), {});
+        }
+        return r;
+    }();
+    return c;
+}
+
+TlsOptions tls_options() {
+    const Certs& c = certs();
+    return TlsOptions{.ca_file = c.ca, .cert_file = c.cert, .key_file = c.key, .verify_peer = true, .server_name = ""};
+}
+
+// One engine with its core and a log.
+struct Node {
+    TestCore core;
+    std::vector<std::string> log;
+    std::unique_ptr<Engine> engine;
+
+    // The core parses with the engine's Limits, as an application configures them.
+    Node(asio::io_context& io, EngineOptions o) : core(o.limits) {
+        o.log = [this](std::string_view line) { log.emplace_back(line); };
+        engine = std::make_unique<Engine>(io, core, std::move(o));
+    }
+    Endpoint local(Transport t) const {
+        for (const auto& [tt, ep] : engine->local_endpoints())
+            if (tt == t) return ep;
+        return {};
+    }
+    // Sends `method` over the engine and returns the transaction id once it is created.
+    std::uint64_t send(asio::io_context& io, std::string method, Destination to) {
+        std::uint64_t id = 0;
+        bool done = false;
+        engine->post([&, method, to](Time now) {
+            id = core.send(method, to, now);
+            done = true;
+        });
+        run_until(io, [&] { return done; });
+        return id;
+    }
+    bool logged(std::string_view what) const {
+        for (const auto& l : log)
+            if (l.find(what) != std::string::npos) return true;
+        return false;
+    }
+    std::string all_log() const {
+        std::string s;
+        for (const auto& l : log) s += l + "\n";
+        return s;
+    }
+};
+
+// --------------------------------------------------------------------------- every transport
+
+struct Case {
+    Transport transport;
+    const char* host;
+};
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+    std::string n(transport_name(info.param.transport));
+    n += std::string(info.param.host).find(':') != std::string::npos ? "_ipv6" : "_ipv4";
+    return n;
+}
+
+class Exchange : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Exchange, RequestsAndResponsesBothWays) {
+    const Case c = GetParam();
+    const bool v6 = std::string(c.host).find(':') != std::string::npos;
+    if (v6 && !ipv6_loopback_available()) GTEST_SKIP() << "::1 is not available on this machine";
+    const bool secure = c.transport == Transport::tls || c.transport == Transport::wss;
+    if (secure && !certs().ok) GTEST_SKIP() << "openssl could not make test certificates: " << certs().error;
+
+    asio::io_context io;
+    EngineOptions o;
+    o.listen = {ListenSpec{.transport = c.transport, .local = {c.host, 0}, .ws_path = "/"}};
+    if (secure) o.tls = tls_options();
+    Node server(io, o);
+    Node client(io, o);
+    ASSERT_TRUE(server.engine->start());
+    ASSERT_TRUE(client.engine->start());
+    const Endpoint to = server.local(c.transport);
+    ASSERT_NE(to.port, 0);
+    // on_local_address told the core its Via sent-by (IPv6 in brackets).
+    EXPECT_EQ(client.core.sent_by_of[c.transport], format_hostport(client.local(c.transport)));
+
+    const auto a = client.send(io, "OPTIONS", Destination{c.transport, to, 0});
+    const auto b = client.send(io, "MESSAGE", Destination{c.transport, to, 0});
+    ASSERT_NE(a, 0u);
+    ASSERT_NE(b, 0u);
+    ASSERT_TRUE(run_until(io, [&] { return client.core.finals.contains(a) && client.core.finals.contains(b); }))
+        << client.all_log() << server.all_log();
+    EXPECT_EQ(client.core.finals[a], 200);
+    EXPECT_EQ(client.core.finals[b], 200);
+    ASSERT_EQ(server.core.requests.size(), 2u);
+    EXPECT_EQ(server.core.requests[0].method, "OPTIONS");
+    EXPECT_EQ(server.core.requests[1].method, "MESSAGE");
+    for (const auto& r : server.core.requests) {
+        EXPECT_EQ(r.source.transport, c.transport);
+        EXPECT_EQ(r.source.remote.host, c.host);
+        EXPECT_NE(r.via.find(std::string("SIP/2.0/") + std::string(transport_name(c.transport))), std::string::npos)
+            << r.via;
+        if (is_reliable(c.transport)) {
+            EXPECT_NE(r.source.connection, 0u);
+        }
+    }
+    // The server can send to the client too (over UDP to its listener, over a stream transport
+    // to its listener with a new connection).
+    const auto back = server.send(io, "OPTIONS", Destination{c.transport, client.local(c.transport), 0});
+    ASSERT_TRUE(run_until(io, [&] { return server.core.finals.contains(back); })) << server.all_log();
+    EXPECT_EQ(server.core.finals[back], 200);
+    EXPECT_EQ(client.core.requests.size(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, Exchange,
+                         ::testing::Values(Case{Transport::udp, "127.0.0.1"}, Case{Transport::tcp, "127.0.0.1"},
+                                           Case{Transport::tls, "127.0.0.1"}, Case{Transport::ws, "127.0.0.1"},
+                                           Case{Transport::wss, "127.0.0.1"}, Case{Transport::udp, "::1"},
+                                           Case{Transport::tcp, "::1"}, Case{Transport::tls, "::1"},
+                                           Case{Transport::ws, "::1"}, Case{Transport::wss, "::1"}),
+                         case_name);
+
+// --------------------------------------------------------------------------- TCP behaviour
+
+TEST(Runtime, TcpConnectionIsReused) {
+    asio::io_context io;
+    EngineOptions o;
+    o.listen = {ListenSpec{.transport = Transport::tcp, .local = {"127.0.0.1", 0}, .ws_path = "/"}};
+    Node server(io, o);
+    Node client(io, EngineOptions{});  // no listener: outgoing connections only
+    ASSERT_TRUE(server.engine->start());
+    ASSERT_TRUE(client.engine->start());
+    const Destination to{Transport::tcp, server.local(Transport::tcp), 0};
+    const auto a = client.send(io, "OPTIONS", to);
+    ASSERT_TRUE(run_until(io, [&] { return client.core.finals.contains(a); }));
+    const auto b = client.send(io, "OPTIONS", to);
+    ASSERT_TRUE(run_until(io, [&] { return client.core.finals.contains(b); }));
+    EXPECT_EQ(client.core.finals[a], 200);
+    EXPECT_EQ(client.core.finals[b], 200);
+    ASSERT_EQ(server.core.requests.size(), 2u);
+    EXPECT_EQ(server.core.requests[0].source.connection, server.core.requests[1].source.connection);
+    EXPECT_EQ(client.engine->counters().connections_opened, 1u);
+    EXPECT_EQ(server.engine->counters().connections_accepted, 1u);
+    EXPECT_EQ(client.engine->connection_count(), 1u);
+}
+
+// A plain TCP peer in its own thread: connects, writes, then reads until `enough` says so, the
+// peer closes, or 10 s pass.
+struct RawTcp {
+    std::atomic<bool> done{false};
+    std::string received;
+    bool closed_by_peer = false;
+    std::thread thread;
+
+    void run(Endpoint to, std::string bytes, std::function<bool(const std::string&)> enough) {
+        thread = std::thread([this, to, bytes = std::move(bytes), enough = std::move(enough)] {
+            asio::io_context io;
+            tcp::socket s(io);
+            boost::system::error_code ec;
+            s.connect(tcp::endpoint(asio::ip::make_address(to.host), to.port), ec);
+            if (!ec) {
+                timeval tv{10, 0};
+                ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+                asio::write(s, asio::buffer(bytes), ec);
+                char buf[4096];
+                while (!ec && !enough(received)) {
+                    const std::size_t n = s.read_some(asio::buffer(buf), ec);
+                    received.append(buf, n);
+                }
+                closed_by_peer = ec == asio::error::eof || ec == asio::error::connection_reset;
+            }
+            done = true;
+        });
+    }
+    ~RawTcp() {
+        if (thread.joinable()) thread.join();
+    }
+};
+
+EngineOptions tcp_server_options() {
+    EngineOptions o;
+    o.listen = {ListenSpec{.transport = Transport::tcp, .local = {"127.0.0.1", 0}, .ws_path = "/"}};
+    return o;
+}
+
+TEST(Runtime, KeepAlivePingIsAnsweredWithPong) {
+    asio::io_context io;
+    Node server(io, tcp_server_options());
+    ASSERT_TRUE(server.engine->start());
+    RawTcp peer;
+    // RFC 5626 §3.5.1: double CRLF ping, single CRLF pong.
+    peer.run(server.local(Transport::tcp), "\r\n\r\n", [](const std::string& r) { return r.size() >= 2; });
+    ASSERT_TRUE(run_until(io, [&] { return peer.done.load(); }));
+    peer.thread.join();
+    EXPECT_EQ(peer.received, "\r\n");
+    EXPECT_EQ(server.engine->counters().pings_answered, 1u);
+    EXPECT_TRUE(server.core.requests.empty());
+}
+
+TEST(Runtime, ClientSendsKeepAlivePings) {
+    asio::io_context io;
+    Node server(io, tcp_server_options());
+    EngineOptions co;
+    co.keepalive_interval = 50ms;
+    Node client(io, co);
+    ASSERT_TRUE(server.engine->start());
+    ASSERT_TRUE(client.engine->start());
+    const auto a = client.send(io, "OPTIONS", Destination{Transport::tcp, server.local(Transport::tcp), 0});
+    ASSERT_TRUE(run_until(io, [&] { return client.core.finals.contains(a) && client.engine->counters().pongs_received >= 2; }));
+    EXPECT_GE(client.engine->counters().pings_sent, 2u);
+    EXPECT_GE(server.engine->counters().pings_answered, 2u);
+}
+
+std::string request_with_padding(std::size_t pad) {
+    return "OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bKbig1\r\n"
+           "Max-Forwards: 70\r\nFrom: <sip:a@example.com>;tag=f1\r\nTo: <sip:bob@example.com>\r\n"
+           "Call-ID: big1@test\r\nCSeq: 1 OPTIONS\r\nX-Pad: " +
+           std::string(pad, 'p') + "\r\nContent-Length: 0\r\n\r\n";
+}
+
+TEST(Runtime, OversizedStreamMessageIsAnswered513ThenClosed) {
+    asio::io_context io;
+    EngineOptions o = tcp_server_options();
+    o.limits.max_message_size = 2000;
+    Node server(io, o);
+    ASSERT_TRUE(server.engine->start());
+    RawTcp peer;
+    peer.run(server.local(Transport::tcp), request_with_padding(3000), [](const std::string&) { return false; });
+    ASSERT_TRUE(run_until(io, [&] { return peer.done.load(); }));
+    peer.thread.join();
+    EXPECT_TRUE(peer.received.starts_with("SIP/2.0 513 ")) << peer.received;
+    EXPECT_NE(peer.received.find("Call-ID: big1@test"), std::string::npos);
+    EXPECT_TRUE(peer.closed_by_peer);
+    EXPECT_EQ(server.engine->counters().framing_errors, 1u);
+    EXPECT_TRUE(server.core.requests.empty());
+    EXPECT_TRUE(run_until(io, [&] { return server.engine->connection_count() == 0; }));
+}
+
+TEST(Runtime, SlowSenderIsTimedOut) {
+    asio::io_context io;
+    EngineOptions o = tcp_server_options();
+    o.incomplete_message_timeout = 200ms;
+    Node server(io, o);
+    ASSERT_TRUE(server.engine->start());
+    RawTcp peer;
+    const auto started = std::chrono::steady_clock::now();
+    peer.run(server.local(Transport::tcp), "OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP",
+             [](const std::string&) { return false; });
+    ASSERT_TRUE(run_until(io, [&] { return peer.done.load(); }));
+    peer.thread.join();
+    EXPECT_TRUE(peer.closed_by_peer);
+    EXPECT_TRUE(peer.received.empty());
+    EXPECT_GE(std::chrono::steady_clock::now() - started, 200ms);
+    EXPECT_EQ(server.engine->counters().incomplete_timeouts, 1u);
+    EXPECT_TRUE(server.core.requests.empty());
+}
+
+TEST(Runtime, MissingContentLengthIsAnswered400ThenClosed) {
+    asio::io_context io;
+    Node server(io, tcp_server_options());
+    ASSERT_TRUE(server.engine->start());
+    RawTcp peer;
+    // RFC 3261 §18.3: Content-Length is mandatory on streams.
+    peer.run(server.local(Transport::tcp),
+             "OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bKnocl\r\n"
+             "Max-Forwards: 70\r\nFrom: <sip:a@example.com>;tag=f1\r\nTo: <sip:bob@example.com>\r\n"
+             "Call-ID: nocl@test\r\nCSeq: 1 OPTIONS\r\n\r\n",
+             [](const std::string&) { return false; });
+    ASSERT_TRUE(run_until(io, [&] { return peer.done.load(); }));
+    peer.thread.join();
+    EXPECT_TRUE(peer.received.starts_with("SIP/2.0 400 ")) << peer.received;
+    EXPECT_NE(peer.received.find("Call-ID: nocl@test"), std::string::npos);
+    EXPECT_TRUE(peer.closed_by_peer);
+    EXPECT_EQ(server.engine->counters().framing_errors, 1u);
+    EXPECT_TRUE(server.core.requests.empty());
+}
+
+TEST(Runtime, IdleConnectionIsClosed) {
+    asio::io_context io;
+    EngineOptions o = tcp_server_options();
+    o.tcp_idle_timeout = 150ms;
+    Node server(io, o);
+    ASSERT_TRUE(server.engine->start());
+    RawTcp peer;
+    const auto started = std::chrono::steady_clock::now();
+    peer.run(server.local(Transport::tcp), "", [](const std::string&) { return false; });
+    ASSERT_TRUE(run_until(io, [&] { return peer.done.load(); }));
+    peer.thread.join();
+    EXPECT_TRUE(peer.closed_by_peer);
+    EXPECT_GE(std::chrono::steady_clock::now() - started, 150ms);
+    EXPECT_EQ(server.engine->counters().idle_timeouts, 1u);
+    EXPECT_EQ(server.engine->connection_count(), 0u);
+}
+
+TEST(Runtime, PeerResetMidTransactionGives503) {
+    asio::io_context io;
+    // A raw server: accepts, reads the request's headers, then resets the connection.
+    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    const Endpoint raw{"127.0.0.1", acceptor.local_endpoint().port()};
+    std::atomic<bool> reset{false};
+    std::string got;
+    std::thread t([&] {
+        tcp::socket s = acceptor.accept();
+        char buf[4096];
+        boost::system::error_code ec;
+        while (!ec && got.find("\r\n\r\n") == std::string::npos) got.append(buf, s.read_some(asio::buffer(buf), ec));
+        s.set_option(asio::socket_base::linger(true, 0));
+        s.close();
+        reset = true;
+    });
+    Node client(io, EngineOptions{});
+    ASSERT_TRUE(client.engine->start());
+    const auto a = client.send(io, "OPTIONS", Destination{Transport::tcp, raw, 0});
+    const bool finished = run_until(io, [&] { return client.core.finals.contains(a); });
+    t.join();
+    ASSERT_TRUE(finished) << client.all_log();
+    EXPECT_TRUE(got.starts_with("OPTIONS ")) << got;
+    EXPECT_TRUE(reset);
+    EXPECT_EQ(client.core.finals[a], 503);
+    EXPECT_GE(client.core.transport_errors, 1);
+}
+
+TEST(Runtime, KeepAliveWithoutPongFailsTheFlow) {
+    asio::io_context io;
+    // A raw server that reads everything and answers nothing (no response, no pong).
+    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    const Endpoint raw{"127.0.0.1", acceptor.local_endpoint().port()};
+    std::string got;
+    std::thread t([&] {
+        tcp::socket s = acceptor.accept();
+        timeval tv{10, 0};
+        ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        char buf[4096];
+        boost::system::error_code ec;
+        while (!ec) got.append(buf, s.read_some(asio::buffer(buf), ec));
+    });
+    EngineOptions co;
+    co.keepalive_interval = 50ms;
+    co.keepalive_pong_timeout = 100ms;
+    Node client(io, co);
+    ASSERT_TRUE(client.engine->start());
+    const auto a = client.send(io, "OPTIONS", Destination{Transport::tcp, raw, 0});
+    const bool finished = run_until(io, [&] { return client.core.finals.contains(a); });
+    client.engine->stop();
+    t.join();
+    ASSERT_TRUE(finished) << client.all_log();
+    EXPECT_EQ(client.core.finals[a], 503);  // RFC 5626 §4.4.1: the flow failed
+    EXPECT_EQ(client.engine->counters().keepalive_failures, 1u);
+    EXPECT_NE(got.find("\r\n\r\n\r\n\r\n"), std::string::npos);  // the request's blank line, then a ping
+}
+
+TEST(Runtime, ConnectionRefusedGives503) {
+    asio::io_context io;
+    std::uint16_t port = 0;
+    {
+        tcp::acceptor probe(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+        port = probe.local_endpoint().port();
+    }  // closed: nothing listens there now
+    Node client(io, EngineOptions{});
+    ASSERT_TRUE(client.engine->start());
+    const auto a = client.send(io, "OPTIONS", Destination{Transport::tcp, {"127.0.0.1", port}, 0});
+    ASSERT_TRUE(run_until(io, [&] { return client.core.finals.contains(a); }));
+    EXPECT_EQ(client.core.finals[a], 503);
+    EXPECT_EQ(client.engine->counters().connect_failures, 1u);
+    EXPECT_TRUE(client.logged("refused")) << client.all_log();
+}
+
+// --------------------------------------------------------------------------- UDP
+
+TEST(Runtime, OversizedDatagramIsDropped) {
+    asio::io_context io;
+    EngineOptions o;
+    o.listen = {ListenSpec{.transport = Transport::udp, .local = {"127.0.0.1", 0}, .ws_path = "/"}};
+    o.limits.max_message_size = 1500;
+    Node server(io, o);
+    EngineOptions co;
+    co.listen = {ListenSpec{.transport = Transport::udp, .local = {"127.0.0.1", 0}, .ws_path = "/"}};
+    Node client(io, co);
+    ASSERT_TRUE(server.engine->start());
+    ASSERT_TRUE(client.engine->start());
+    const Endpoint to = server.local(Transport::udp);
+    udp::socket raw(io, udp::endpoint(udp::v4(), 0));
+    const std::string big = request_with_padding(1600);  // a valid request, just too large
+    raw.send_to(asio::buffer(big), udp::endpoint(asio::ip::make_address(to.host), to.port));
+    ASSERT_TRUE(run_until(io, [&] { return server.engine->counters().oversized_datagrams == 1; }));
+    const auto a = client.send(io, "OPTIONS", Destination{Transport::udp, to, 0});
+    ASSERT_TRUE(run_until(io, [&] { return client.core.finals.contains(a); }));
+    EXPECT_EQ(client.core.finals[a], 200);
+    EXPECT_EQ(server.core.requests.size(), 1u);  // only the small one
+    EXPECT_EQ(server.engine->counters().datagrams_received, 2u);
+}
+
+TEST(Runtime, StartFailsWithTheAddressInTheMessage) {
+    asio::io_context io;
+    tcp::acceptor taken(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    const std::uint16_t port = taken.local_endpoint().port();
+    EngineOptions o;
+    o.listen = {ListenSpec{.transport = Transport::tcp, .local = {"127.0.0.1", port}, .ws_path = "/"}};
+    Node n(io, o);
+    auto r = n.engine->start();
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().find("TCP 127.0.0.1:" + std::to_string(port)), std::string::npos) << r.error();
+}
+
+// --------------------------------------------------------------------------- WebSocket
+
+TEST(Runtime, WebSocketMessageThatIsNotSipIsRejected) {
+    asio::io_context io;
+    EngineOptions o;
+    o.listen = {ListenSpec{.transport = Transport::ws, .local = {"127.0.0.1", 0}, .ws_path = "/sip"}};
+    Node server(io, o);
+    ASSERT_TRUE(server.engine->start());
+    const Endpoint at = server.local(Transport::ws);
+
+    std::atomic<bool> done{false};
+    std::string answer, no_subprotocol_error, wrong_path_error;
+    std::thread t([&] {
+        namespace websocket = boost::beast::websocket;
+        asio::io_context cio;
+        auto open = [&](std::string_view path, bool sip, std::string& error) -> std::unique_ptr<websocket::stream<tcp::socket>> {
+            auto ws = std::make_unique<websocket::stream<tcp::socket>>(cio);
+            boost::system::error_code ec;
+            ws->next_layer().connect(tcp::endpoint(asio::ip::make_address(at.host), at.port), ec);
+            if (sip)
+                ws->set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+                    req.set(boost::beast::http::field::sec_websocket_protocol, "sip");
+                }));
+            if (!ec) ws->handshake(format_hostport(at), std::string(path), ec);
+            if (ec) {
+                error = ec.message();
+                return nullptr;
+            }
+            return ws;
+        };
+        std::string unused;
+        open("/sip", false, no_subprotocol_error);  // RFC 7118 §4: refused without "sip"
+        open("/other", true, wrong_path_error);
+        if (auto ws = open("/sip", true, unused)) {
+            boost::system::error_code ec;
+            ws->text(true);
+            ws->write(asio::buffer(std::string("hello, this is not SIP")), ec);
+            // Readable enough to answer: Via, From, To, Call-ID and CSeq are there; the CSeq is broken.
+            ws->write(asio::buffer(std::string("OPTIONS sip:bob@example.com SIP/2.0\r\n"
+                                               "Via: SIP/2.0/WS abc.invalid;branch=z9hG4bKws1\r\n"
+                                               "From: <sip:a@example.com>;tag=f1\r\nTo: <sip:bob@example.com>\r\n"
+                                               "Call-ID: ws1@test\r\nCSeq: x OPTIONS\r\nContent-Length: 0\r\n\r\n")),
+                      ec);
+            boost::beast::flat_buffer b;
+            ::timeval tv{10, 0};
+            ::setsockopt(ws->next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            ws->read(b, ec);
+            if (!ec) answer = boost::beast::buffers_to_string(b.data());
+        }
+        done = true;
+    });
+    const bool finished = run_until(io, [&] { return done.load(); });
+    t.join();
+    ASSERT_TRUE(finished);
+    EXPECT_FALSE(no_subprotocol_error.empty());
+    EXPECT_FALSE(wrong_path_error.empty());
+    EXPECT_EQ(server.engine->counters().ws_rejected_handshakes, 2u);
+    EXPECT_TRUE(answer.starts_with("SIP/2.0 400 ")) << answer;
+    EXPECT_NE(answer.find("Call-ID: ws1@test"), std::string::npos) << answer;
+    EXPECT_TRUE(server.core.requests.empty());
+    EXPECT_EQ(server.core.layer_counters().malformed_requests_dropped, 1u);
+    EXPECT_EQ(server.core.layer_counters().malformed_requests_answered, 1u);
+}
+
+// --------------------------------------------------------------------------- TLS verification
+
+TEST(Runtime, TlsWrongHostnameIsRefusedAndNothingIsSent) {
+    if (!certs().ok) GTEST_SKIP() << "openssl could not make test certificates: " << certs().error;
+    for (Transport t : {Transport::tls, Transport::wss}) {
+        SCOPED_TRACE(std::string(transport_name(t)));
+        asio::io_context io;
+        EngineOptions so;
+        so.listen = {ListenSpec{.transport = t, .local = {"127.0.0.1", 0}, .ws_path = "/"}};
+        so.tls = tls_options();
+        Node server(io, so);
+        EngineOptions co;
+        co.tls = tls_options();
+        co.tls.server_name = "wrong.example";  // the certificate names 127.0.0.1, ::1 and localhost
+        Node client(io, co);
+        ASSERT_TRUE(server.engine->start());
+        ASSERT_TRUE(client.engine->start());
+        const auto a = client.send(io, "OPTIONS", Destination{t, server.local(t), 0});
+        ASSERT_TRUE(run_until(io, [&] { return client.core.finals.contains(a); })) << client.all_log();
+        EXPECT_EQ(client.core.finals[a], 503);
+        EXPECT_EQ(client.engine->counters().tls_verify_failures, 1u);
+        EXPECT_TRUE(client.logged("certificate verification failed")) << client.all_log();
+        EXPECT_TRUE(client.logged("wrong.example")) << client.all_log();
+        EXPECT_EQ(server.engine->counters().stream_messages_received, 0u);
+        EXPECT_TRUE(server.core.requests.empty());
+    }
+}
+
+TEST(Runtime, TlsNameVerificationSucceedsForLocalhost) {
+    if (!certs().ok) GTEST_SKIP() << "openssl could not make test certificates: " << certs().error;
+    asio::io_context io;
+    EngineOptions so;
+    so.listen = {ListenSpec{.transport = Transport::tls, .local = {"127.0.0.1", 0}, .ws_path = "/"}};
+    so.tls = tls_options();
+    Node server(io, so);
+    Node client(io, EngineOptions{.tls = tls_options()});
+    ASSERT_TRUE(server.engine->start());
+    ASSERT_TRUE(client.engine->start());
+    // A name, resolved by the engine; verified as a DNS name (and sent as SNI).
+    const auto a = client.send(io, "OPTIONS", Destination{Transport::tls, {"localhost", server.local(Transport::tls).port}, 0});
+    ASSERT_TRUE(run_until(io, [&] { return client.core.finals.contains(a); })) << client.all_log();
+    EXPECT_EQ(client.core.finals[a], 200) << client.all_log();
+}
+
+TEST(Runtime, ParseListenAndHostport) {
+    auto a = parse_listen("udp:127.0.0.1:5060");
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->transport, Transport::udp);
+    EXPECT_EQ(a->local, (Endpoint{"127.0.0.1", 5060}));
+    auto b = parse_listen("wss:[::1]:8443/sip");
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->transport, Transport::wss);
+    EXPECT_EQ(b->local, (Endpoint{"::1", 8443}));
+    EXPECT_EQ(b->ws_path, "/sip");
+    EXPECT_FALSE(parse_listen("sctp:127.0.0.1:5060"));
+    EXPECT_FALSE(parse_listen("udp:example.com:5060"));
+    EXPECT_FALSE(parse_listen("udp:127.0.0.1"));
+    EXPECT_FALSE(parse_hostport("::1:5060"));
+    EXPECT_EQ(format_hostport({"::1", 5060}), "[::1]:5060");
+    EXPECT_EQ(format_hostport({"10.0.0.1", 5060}), "10.0.0.1:5060");
+}
+
+}  // namespace
+}  // namespace referkit::runtime

@@ -1,0 +1,34 @@
+// The header fields of an outgoing REFER (SPEC-REFER "Headers"; RFC 3515 §2.1, RFC 3892, RFC 4488,
+// RFC 4538), as (name, value) pairs for UserAgentCore's send_request / send_in_dialog.
+#pragma once
+#include <expected>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "referkit/core/refer.hpp"
+
+namespace referkit {
+
+using ReferHeaderList = std::vector<std::pair<std::string, std::string>>;
+
+// Option tags we implement and list in Supported of a REFER.
+inline constexpr std::string_view refer_supported = "replaces, norefersub, tdialog";
+inline constexpr std::string_view refer_allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, SUBSCRIBE";
+
+// Target-Dialog value (RFC 4538 §3, syntax §7): tags as the *recipient* sees them, so remote-tag = our local
+// tag and local-tag = our remote tag.
+[[nodiscard]] std::string target_dialog_value(const TargetDialog& dialog);
+
+// Refer-To (as given, e.g. from make_refer_to), Referred-By (options.referred_by, else `our_aor`
+// written as "<aor>"), Allow, Supported, Refer-Sub: false when !options.refer_sub, Target-Dialog
+// when set, then options.extra_headers. A user header whose name (full or compact form, any case)
+// equals a default replaces it in place; each header appears exactly once (the last user value of
+// a name wins). Contact is not added (the UA core writes exactly one).
+// Errors (ReferTargetError::bad_target): an extra header without "Name:" or with a non-token name,
+// or with CR/LF in it.
+[[nodiscard]] std::expected<ReferHeaderList, ReferTargetError> refer_request_headers(
+    std::string_view refer_to, const ReferOptions& options, std::string_view our_aor);
+
+}  // namespace referkit

@@ -1,0 +1,113 @@
+// NOTIFY classification for REFER subscriptions.
+#include "referkit/core/refer_notify.hpp"
+
+#include <algorithm>
+
+#include "referkit/core/header_id.hpp"
+#include "referkit/core/sipfrag.hpp"
+
+namespace referkit {
+
+SipfragClass classify_sipfrag_status(int status) noexcept {
+    if (status < 200) return SipfragClass::progress;
+    if (status < 300) return SipfragClass::accepted;
+    return SipfragClass::rejected;  // RFC 3515 §2.4.5: any final non-2xx, 3xx included
+}
+
+SubscriptionState ReferSubState::view() const {
+    SubscriptionState s;
+    s.state = state;
+    s.expires = expires;
+    s.retry_after = retry_after;
+    s.reason = reason_text;
+    return s;
+}
+
+namespace {
+ReferNotifyVerdict refuse(std::uint16_t status, std::string detail) {
+    ReferNotifyVerdict v;
+    v.status = status;
+    v.detail = std::move(detail);
+    return v;
+}
+}  // namespace
+
+ReferNotifyVerdict classify_refer_notify(const Message& notify, std::span<const std::uint32_t> live_ids) {
+    // RFC 6665 §8.2.1: Event identifies the package and, with its id, the subscription.
+    auto event = notify.event();
+    if (!event) {
+        if (event.error().code == ErrorCode::header_absent) return refuse(400, "NOTIFY without Event");
+        return refuse(400, "malformed Event: " + event.error().describe());
+    }
+    if (!iequals(event->package, "refer")) return refuse(489, "event package is not refer");
+
+    std::optional<std::uint32_t> id;
+    if (event->has_id) {
+        auto n = parse_uint(event->id, 0x7fffffffu);
+        // An id that is not a CSeq number names no REFER subscription of ours.
+        if (!n || std::find(live_ids.begin(), live_ids.end(), *n) == live_ids.end())
+            return refuse(481, "no refer subscription with id " + std::string(event->id));
+        id = *n;
+    } else if (live_ids.size() == 1) {
+        id = live_ids.front();  // RFC 3515 §2.4.6: the id may be omitted for the first REFER
+    } else if (live_ids.empty()) {
+        return refuse(481, "no live refer subscription");
+    } else {
+        return refuse(400, "Event without id and several refer subscriptions live");
+    }
+
+    ReferNotifyVerdict v;
+    v.id = id;
+    // RFC 6665 §4.1.3: NOTIFY requests MUST contain Subscription-State.
+    auto ss = notify.subscription_state();
+    if (!ss) {
+        v.status = 400;
+        v.detail = ss.error().code == ErrorCode::header_absent ? "NOTIFY without Subscription-State"
+                                                               : "malformed Subscription-State";
+        return v;
+    }
+    ReferSubState owned;
+    owned.state = ss->state;
+    owned.expires = ss->expires;
+    owned.retry_after = ss->retry_after;
+    owned.reason_text = std::string(ss->reason);
+    owned.reason = parse_termination_reason(ss->reason);
+    v.sub_state = std::move(owned);
+
+    // RFC 3515 §2.4.5: the body is a message/sipfrag.
+    if (notify.find(HeaderId::content_type) == nullptr) {
+        v.status = 400;
+        v.detail = notify.body().empty() ? "NOTIFY without a sipfrag body" : "body without Content-Type";
+        return v;
+    }
+    auto ct = notify.content_type();
+    if (!ct) {
+        v.status = 400;
+        v.detail = "malformed Content-Type";
+        return v;
+    }
+    if (!ct->is("message", "sipfrag")) {
+        v.status = 415;
+        v.add_accept_sipfrag = true;  // RFC 3261 §21.4.13
+        v.detail = "Content-Type is not message/sipfrag";
+        return v;
+    }
+    auto frag = parse_sipfrag(notify.body(), notify.limits(), SipfragMode::tolerant);
+    if (!frag) {
+        v.status = 400;
+        v.detail = "malformed sipfrag: " + frag.error().describe();
+        return v;
+    }
+    if (!frag->is_response) {
+        v.status = 400;
+        v.detail = "sipfrag is not a status line";
+        return v;
+    }
+    v.status = 200;
+    v.sipfrag_status = frag->status;
+    v.sipfrag_reason = std::string(frag->reason);
+    v.kind = classify_sipfrag_status(frag->status);
+    return v;
+}
+
+}  // namespace referkit

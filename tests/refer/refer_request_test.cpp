@@ -1,0 +1,80 @@
+// Headers of an outgoing REFER (SPEC-REFER "Headers", "Refer-Sub: false", Target-Dialog).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "referkit/core/refer_request.hpp"
+
+namespace referkit {
+namespace {
+
+std::size_t count(const ReferHeaderList& h, std::string_view name) {
+    return static_cast<std::size_t>(std::count_if(h.begin(), h.end(), [&](const auto& p) { return iequals(p.first, name); }));
+}
+std::string value(const ReferHeaderList& h, std::string_view name) {
+    for (const auto& [n, v] : h)
+        if (iequals(n, name)) return v;
+    return "<absent>";
+}
+
+TEST(ReferRequest, Defaults) {
+    auto h = refer_request_headers("<sip:carol@example.org>", {}, "sip:alice@example.com");
+    ASSERT_TRUE(h);
+    EXPECT_EQ(value(*h, "Refer-To"), "<sip:carol@example.org>");
+    EXPECT_EQ(value(*h, "Referred-By"), "<sip:alice@example.com>");
+    EXPECT_NE(value(*h, "Supported").find("norefersub"), std::string::npos);
+    EXPECT_NE(value(*h, "Supported").find("replaces"), std::string::npos);
+    EXPECT_NE(value(*h, "Allow").find("NOTIFY"), std::string::npos);
+    EXPECT_EQ(count(*h, "Refer-Sub"), 0u);
+    EXPECT_EQ(count(*h, "Contact"), 0u);  // the UA core writes the one Contact
+}
+
+TEST(ReferRequest, ReferredByOption) {
+    auto h = refer_request_headers("<sip:c@x>", {.referred_by = "\"Alice\" <sip:alice@example.com>"}, "sip:a@b");
+    ASSERT_TRUE(h);
+    EXPECT_EQ(value(*h, "Referred-By"), "\"Alice\" <sip:alice@example.com>");
+}
+
+TEST(ReferRequest, ReferSubFalse) {
+    auto h = refer_request_headers("<sip:c@x>", {.refer_sub = false}, "sip:a@b");
+    ASSERT_TRUE(h);
+    EXPECT_EQ(value(*h, "Refer-Sub"), "false");
+    EXPECT_NE(value(*h, "Supported").find("norefersub"), std::string::npos);
+}
+
+TEST(ReferRequest, ExtraHeadersEachOnceAndReplaceDefaults) {
+    ReferOptions o{.extra_headers = {"X-Foo: 1", "referred-by: <sip:boss@example.com>", "r: <sip:other@example.org>",
+                                     "Supported: replaces", "X-Foo: 2"}};
+    auto h = refer_request_headers("<sip:c@x>", o, "sip:a@b");
+    ASSERT_TRUE(h);
+    EXPECT_EQ(count(*h, "Referred-By"), 1u);
+    EXPECT_EQ(value(*h, "Referred-By"), "<sip:boss@example.com>");
+    EXPECT_EQ(count(*h, "Refer-To") + count(*h, "r"), 1u);  // compact form replaced the default
+    EXPECT_EQ(value(*h, "r"), "<sip:other@example.org>");
+    EXPECT_EQ(count(*h, "Supported"), 1u);
+    EXPECT_EQ(value(*h, "Supported"), "replaces");
+    EXPECT_EQ(count(*h, "X-Foo"), 1u);
+    EXPECT_EQ(value(*h, "X-Foo"), "2");
+}
+
+TEST(ReferRequest, MalformedExtraHeaderRefused) {
+    EXPECT_FALSE(refer_request_headers("<sip:c@x>", {.extra_headers = {"no colon"}}, "sip:a@b"));
+    EXPECT_FALSE(refer_request_headers("<sip:c@x>", {.extra_headers = {"Bad Name: x"}}, "sip:a@b"));
+    EXPECT_FALSE(refer_request_headers("<sip:c@x>", {.extra_headers = {"X: a\r\nVia: evil"}}, "sip:a@b"));
+}
+
+TEST(ReferRequest, TargetDialogFromRecipientsPointOfView) {
+    ReferOptions o{.target_dialog = TargetDialog{.call_id = "abc@h", .local_tag = "ours", .remote_tag = "theirs"}};
+    auto h = refer_request_headers("<sip:c@x>", o, "sip:a@b");
+    ASSERT_TRUE(h);
+    std::string v = value(*h, "Target-Dialog");
+    EXPECT_EQ(v, "abc@h;local-tag=theirs;remote-tag=ours");
+    auto parsed = parse_target_dialog(v);
+    ASSERT_TRUE(parsed);
+    EXPECT_EQ(parsed->call_id, "abc@h");
+    EXPECT_EQ(parsed->to_tag, "ours");     // remote-tag (recipient's remote = our local)
+    EXPECT_EQ(parsed->from_tag, "theirs");  // local-tag
+}
+
+}  // namespace
+}  // namespace referkit

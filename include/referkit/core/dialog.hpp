@@ -26,24 +26,35 @@ struct DialogId {
 // What a dialog holds (RFC 3261 §12.1). URIs are kept as text, name-addrs as "<uri>" or
 // "display <uri>" without tag.
 struct DialogInfo {
-    std::string call_id;
-    std::string local_tag;
-    std::string remote_tag;
-    std::string local_uri;      // From of our requests (name-addr without tag)
-    std::string remote_uri;     // To of our requests (name-addr without tag)
-    std::string remote_target;  // Request-URI of our requests (§12.1.1: the peer's Contact URI)
-    std::vector<std::string> route_set;  // Route URIs in the order our requests list them
+    std::string call_id{};
+    std::string local_tag{};
+    std::string remote_tag{};
+    std::string local_uri{};      // From of our requests (name-addr without tag)
+    std::string remote_uri{};     // To of our requests (name-addr without tag)
+    std::string remote_target{};  // Request-URI of our requests (§12.1.1: the peer's Contact URI)
+    std::vector<std::string> route_set{};  // Route URIs in the order our requests list them
     std::uint32_t local_cseq = 0;        // CSeq of the last request we sent
-    std::optional<std::uint32_t> remote_cseq;  // CSeq of the last request received; none yet
+    std::optional<std::uint32_t> remote_cseq{};  // CSeq of the last request received; none yet
     bool secure = false;  // §12.1.1: sips Request-URI
     bool early = true;    // from a 1xx; false once confirmed by a 2xx
 };
 
 // The first line and Route headers of a request in the dialog (§12.2.1.1).
 struct DialogRouting {
-    std::string request_uri;
-    std::vector<std::string> routes;  // Route header values ("<uri>"), in order
-    std::string next_hop_uri;         // where to send: the first Route's URI, else the Request-URI
+    std::string request_uri{};
+    std::vector<std::string> routes{};  // Route header values ("<uri>"), in order
+    std::string next_hop_uri{};         // where to send: the first Route's URI, else the Request-URI
+};
+
+// The fields of a request we sent that a UAC dialog is made from (§12.1.2), as owning text: for
+// requests kept as bytes rather than parsed. local_uri/remote_uri are name-addrs without tag.
+struct DialogRequestFields {
+    std::string call_id{};
+    std::string local_tag{};
+    std::string local_uri{};
+    std::string remote_uri{};
+    std::string request_uri{};
+    std::uint32_t cseq = 0;
 };
 
 class Dialog {
@@ -53,6 +64,9 @@ public:
     // response's Record-Route reversed; remote target = its Contact. Errors: a Record-Route or
     // Contact that does not parse, or no To tag (bad_name_addr).
     [[nodiscard]] static std::expected<Dialog, ParseError> as_uac(const Message& request, const Message& response);
+    // The same from the owning fields of the request we sent.
+    [[nodiscard]] static std::expected<Dialog, ParseError> as_uac(const DialogRequestFields& request,
+                                                                  const Message& response);
     // UAS side (§12.1.1): `request` is the dialog-creating request received, `local_tag` the To tag
     // our responses carry. Route set = Record-Route in order; remote target = Contact; remote CSeq =
     // the request's. Errors as for as_uac.

@@ -1,0 +1,371 @@
+// The public transfer API end to end over real loopback sockets (UDP and TCP, ports 0): A (the
+// transferor) calls B (the transferee), then transfers B to C (RFC 3515, RFC 5589 §6). Every wait
+// is bounded (run_until); nothing sleeps.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "party.hpp"
+
+namespace referkit::apitest {
+namespace {
+
+std::string transport_label(const testing::TestParamInfo<Transport>& info) {
+    return info.param == Transport::udp ? "udp" : "tcp";
+}
+
+// Records every transfer event by its seed name.
+struct Recorder {
+    std::vector<std::string> names;
+    std::vector<TransferEvent> events;
+    TransferHandlers handlers() {
+        TransferHandlers h;
+        h.on_any = [this](Transfer&, const TransferEvent& e) {
+            names.emplace_back(e.name());
+            events.push_back(e);
+        };
+        return h;
+    }
+    [[nodiscard]] bool has(std::string_view name) const {
+        return std::find(names.begin(), names.end(), name) != names.end();
+    }
+};
+
+class TransferApi : public testing::TestWithParam<Transport> {
+protected:
+    boost::asio::io_context io;
+
+    void start(Party& p) { ASSERT_TRUE(p.start().has_value()); }
+
+    // A calls `callee` and waits until the call is confirmed on A's side.
+    Session call(Party& caller, Party& callee) {
+        auto s = caller.ua().invite(InviteOptions{.target = callee.uri(), .headers = {}, .body = std::nullopt,
+                                                  .content_type = "application/sdp"});
+        EXPECT_TRUE(s.has_value());
+        if (!s) return {};
+        EXPECT_TRUE(run_until(io, [&] { return s->state() == SessionState::confirmed; }));
+        return *s;
+    }
+};
+
+TEST_P(TransferApi, BlindTransferEndToEnd) {
+    Party a(io, "alice", GetParam()), b(io, "bob", GetParam()), c(io, "carol", GetParam());
+    start(a);
+    start(b);
+    start(c);
+    Session ab = call(a, b);
+    ASSERT_TRUE(ab.id());
+
+    Recorder rec;
+    std::vector<int> responses;
+    auto t = ab.refer(c.uri(), TransferOptions{.extra_headers = {"X-Test: blind"},
+                                               .receive_response = [&](const Message& m) { responses.push_back(m.status()); },
+                                               .handlers = rec.handlers()});
+    ASSERT_TRUE(t.has_value()) << to_string(t.error().code) << " " << t.error().detail;
+    EXPECT_EQ(t->state(), ReferState::requesting);
+    EXPECT_NE(t->id(), 0u);
+    EXPECT_EQ(a.ua().transfers_live(), 1u);
+
+    ASSERT_TRUE(run_until(io, [&] { return t->ended(); }));
+    // The seed's events in order: the REFER's 2xx, then each NOTIFY's specific event and `notify`.
+    ASSERT_GE(rec.names.size(), 5u);
+    EXPECT_EQ(rec.names.front(), "referRequestAccepted");
+    EXPECT_EQ(rec.names.back(), "ended");
+    std::vector<std::string> specific;
+    for (const auto& n : rec.names)
+        if (n != "notify") specific.push_back(n);
+    EXPECT_EQ(specific, (std::vector<std::string>{"referRequestAccepted", "referProgress", "referAccepted", "ended"}));
+    // Each sipfrag event is followed by its `notify`, which carries the NOTIFY request.
+    for (std::size_t i = 0; i + 1 < rec.events.size(); ++i) {
+        if (rec.events[i].kind == ReferEventKind::refer_progress || rec.events[i].kind == ReferEventKind::refer_accepted) {
+            EXPECT_EQ(rec.events[i + 1].kind, ReferEventKind::notify);
+            ASSERT_TRUE(rec.events[i + 1].message.has_value());
+            EXPECT_EQ(rec.events[i + 1].message->method(), Method::notify);
+        }
+    }
+    ASSERT_TRUE(rec.events.front().message.has_value());
+    EXPECT_EQ(rec.events.front().message->status(), rec.events.front().status);
+    ASSERT_FALSE(responses.empty());
+    EXPECT_GE(responses.back(), 200);
+    EXPECT_LT(responses.back(), 300);
+
+    EXPECT_EQ(t->outcome(), ReferOutcome::accepted);
+    EXPECT_EQ(t->cause(), ReferCause::final_notify);
+    EXPECT_EQ(t->final_sipfrag_status(), 200);
+    EXPECT_EQ(a.ua().transfers_live(), 0u);
+
+    // A hangs up the transferred call (the BYE follows the 200 to the final NOTIFY); B-C is up.
+    ASSERT_TRUE(run_until(io, [&] { return !ab.state().has_value(); }));
+    ASSERT_EQ(b.count(TransfereeEventKind::transfer_started), 1u);
+    SessionId bc{};
+    for (const auto& e : b.transferee())
+        if (e.kind == TransfereeEventKind::transfer_started) bc = e.session;
+    EXPECT_TRUE(run_until(io, [&] { return b.ua().session(bc).state() == SessionState::confirmed; }));
+    EXPECT_TRUE(run_until(io, [&] { return b.count(TransfereeEventKind::transfer_ended) == 1; }));
+    EXPECT_EQ(b.transferee().back().cause, ReferServerCause::final_notify);
+    EXPECT_EQ(c.ua().session(c.last_incoming()).state(), SessionState::confirmed);
+    // B's application saw the call from A end by A's BYE; the REFER never reached it.
+    EXPECT_TRUE(run_until(io, [&] {
+        return std::any_of(b.events().begin(), b.events().end(), [](const UaEvent& e) {
+            return e.kind == UaEventKind::session_ended && e.cause == EndCause::bye_remote;
+        });
+    }));
+    for (const auto& e : b.events()) EXPECT_NE(e.method, "REFER");
+}
+
+TEST_P(TransferApi, TargetRejectsTransfer) {
+    Party a(io, "alice", GetParam()), b(io, "bob", GetParam()), c(io, "carol", GetParam(), Answer::busy);
+    start(a);
+    start(b);
+    start(c);
+    Session ab = call(a, b);
+    Recorder rec;
+    auto t = ab.refer(c.uri(), TransferOptions{.handlers = rec.handlers()});
+    ASSERT_TRUE(t.has_value());
+    ASSERT_TRUE(run_until(io, [&] { return t->ended(); }));
+    EXPECT_TRUE(rec.has("referRequestAccepted"));
+    EXPECT_TRUE(rec.has("referRejected"));
+    EXPECT_FALSE(rec.has("referAccepted"));
+    EXPECT_EQ(rec.names.back(), "ended");
+    EXPECT_EQ(t->outcome(), ReferOutcome::rejected);
+    EXPECT_EQ(t->cause(), ReferCause::final_notify);
+    EXPECT_EQ(t->final_sipfrag_status(), 486);
+    // After a failed transfer the library leaves the call up.
+    EXPECT_EQ(ab.state(), SessionState::confirmed);
+    EXPECT_EQ(a.count(UaEventKind::session_ended), 0u);
+}
+
+TEST_P(TransferApi, OutOfDialogRefer) {
+    Party a(io, "alice", GetParam()), b(io, "bob", GetParam()), c(io, "carol", GetParam());
+    start(a);
+    start(b);
+    start(c);
+    Recorder rec;
+    Transfer t(a.ua(), OutOfDialog{.recipient = b.uri()}, c.uri(), TransferOptions{.handlers = rec.handlers()});
+    EXPECT_EQ(t.state(), ReferState::idle);
+    auto sent = t.refer(ReferCallOptions{.extra_headers = {"X-Out: of-dialog"}, .receive_response = {}});
+    ASSERT_TRUE(sent.has_value()) << sent.error().detail;
+    EXPECT_EQ(t.session(), SessionId{});
+    ASSERT_TRUE(run_until(io, [&] { return t.ended(); }));
+    EXPECT_TRUE(rec.has("referRequestAccepted"));
+    EXPECT_TRUE(rec.has("referAccepted"));
+    EXPECT_EQ(t.outcome(), ReferOutcome::accepted);
+    // B called C because of it.
+    EXPECT_TRUE(run_until(io, [&] { return c.ua().session(c.last_incoming()).state() == SessionState::confirmed; }));
+    EXPECT_EQ(a.count(UaEventKind::session_ended), 0u);
+    // refer() twice is refused.
+    auto again = t.refer();
+    ASSERT_FALSE(again.has_value());
+    EXPECT_EQ(again.error().code, TransferErrc::already_sent);
+}
+
+TEST_P(TransferApi, ThrowingHandlersChangeNothingOnTheWire) {
+    Party a(io, "alice", GetParam()), b(io, "bob", GetParam()), c(io, "carol", GetParam());
+    start(a);
+    start(b);
+    start(c);
+    Session ab = call(a, b);
+    std::vector<std::string> names;
+    TransferHandlers h;
+    h.on_refer_request_accepted = [](Transfer&, const TransferEvent&) { throw std::runtime_error("boom"); };
+    h.on_refer_progress = [](Transfer&, const TransferEvent&) { throw 42; };
+    h.on_notify = [](Transfer&, const TransferEvent&) { throw std::runtime_error("notify boom"); };
+    h.on_any = [&](Transfer&, const TransferEvent& e) { names.emplace_back(e.name()); };
+    ReferOutcome seen = ReferOutcome::pending;
+    h.on_ended = [&](Transfer& t, const TransferEvent& e) {
+        seen = e.outcome;
+        EXPECT_EQ(t.outcome(), e.outcome);
+        throw std::runtime_error("ended boom");
+    };
+    auto t = ab.refer(c.uri(), TransferOptions{.handlers = h});
+    ASSERT_TRUE(t.has_value());
+    ASSERT_TRUE(run_until(io, [&] { return t->ended(); }));
+    EXPECT_EQ(seen, ReferOutcome::accepted);
+    EXPECT_EQ(names.back(), "ended");
+    EXPECT_NE(std::find(names.begin(), names.end(), "referAccepted"), names.end());  // on_any still ran
+    // Every NOTIFY was still answered 200 (B's subscription ended by its final NOTIFY) and A's BYE went out.
+    EXPECT_TRUE(run_until(io, [&] { return b.count(TransfereeEventKind::transfer_ended) == 1; }));
+    EXPECT_EQ(b.transferee().back().cause, ReferServerCause::final_notify);
+    EXPECT_TRUE(run_until(io, [&] { return !ab.state().has_value(); }));
+    const auto threw = std::count_if(a.log().begin(), a.log().end(),
+                                     [](const std::string& l) { return l.find("threw") != std::string::npos; });
+    EXPECT_GE(threw, 4);
+}
+
+TEST_P(TransferApi, StopMidTransferEndsWithShutDown) {
+    Party a(io, "alice", GetParam()), b(io, "bob", GetParam()), c(io, "carol", GetParam(), Answer::ring_only);
+    start(a);
+    start(b);
+    start(c);
+    Session ab = call(a, b);
+    Recorder rec;
+    auto t = ab.refer(c.uri(), TransferOptions{.handlers = rec.handlers()});
+    ASSERT_TRUE(t.has_value());
+    // C rings forever: the transfer is live, subscribed, with progress reported.
+    ASSERT_TRUE(run_until(io, [&] { return rec.has("referProgress") && t->state() == ReferState::subscribed; }));
+    a.ua().stop();
+    // stop() delivered the end before it returned.
+    EXPECT_TRUE(t->ended());
+    EXPECT_EQ(rec.names.back(), "ended");
+    EXPECT_EQ(t->outcome(), ReferOutcome::unknown);
+    EXPECT_EQ(t->cause(), ReferCause::shut_down);
+    EXPECT_EQ(a.ua().transfers_live(), 0u);
+    // A stopped user agent refuses new transfers.
+    auto again = ab.refer(c.uri());
+    ASSERT_FALSE(again.has_value());
+    EXPECT_EQ(again.error().code, TransferErrc::no_user_agent);
+}
+
+TEST_P(TransferApi, DestructionMidTransferEndsWithShutDownAndHandleOutlivesUa) {
+    Party b(io, "bob", GetParam()), c(io, "carol", GetParam(), Answer::ring_only);
+    start(b);
+    start(c);
+    std::optional<Transfer> t;
+    Recorder rec;
+    {
+        Party a(io, "alice", GetParam());
+        start(a);
+        Session ab = call(a, b);
+        auto r = ab.refer(c.uri(), TransferOptions{.handlers = rec.handlers()});
+        ASSERT_TRUE(r.has_value());
+        t = *r;
+        ASSERT_TRUE(run_until(io, [&] { return rec.has("referProgress"); }));
+    }
+    EXPECT_EQ(rec.names.back(), "ended");
+    EXPECT_EQ(t->state(), ReferState::ended);
+    EXPECT_EQ(t->outcome(), ReferOutcome::unknown);
+    EXPECT_EQ(t->cause(), ReferCause::shut_down);
+    EXPECT_FALSE(t->unsubscribe());
+    EXPECT_EQ(t->refer().error().code, TransferErrc::no_user_agent);
+}
+
+TEST_P(TransferApi, InvalidTargetAndUnconfirmedSessionAreSynchronousErrors) {
+    Party a(io, "alice", GetParam()), b(io, "bob", GetParam(), Answer::ring_only);
+    start(a);
+    start(b);
+    auto s = a.ua().invite(InviteOptions{.target = b.uri(), .headers = {}, .body = std::nullopt,
+                                         .content_type = "application/sdp"});
+    ASSERT_TRUE(s.has_value());
+    ASSERT_TRUE(run_until(io, [&] { return s->state() == SessionState::proceeding; }));
+    auto early = s->refer(std::string("sip:carol@127.0.0.1"));
+    ASSERT_FALSE(early.has_value());
+    EXPECT_EQ(early.error().code, TransferErrc::not_confirmed);
+
+    Transfer bad(a.ua(), *s, std::string("sip:"));
+    auto r = bad.refer();
+    ASSERT_FALSE(r.has_value());
+    EXPECT_TRUE(r.error().code == TransferErrc::bad_target || r.error().code == TransferErrc::not_confirmed);
+    EXPECT_EQ(bad.state(), ReferState::idle);
+
+    Transfer none(a.ua(), Session{}, std::string("sip:carol@127.0.0.1"));
+    EXPECT_EQ(none.refer().error().code, TransferErrc::no_such_session);
+
+    Transfer ood(a.ua(), OutOfDialog{.recipient = b.uri()}, std::string("sip:carol@[bad"));
+    auto rb = ood.refer();
+    ASSERT_FALSE(rb.has_value());
+    EXPECT_EQ(rb.error().code, TransferErrc::bad_target);
+    EXPECT_EQ(a.ua().transfers_live(), 0u);
+}
+
+TEST_P(TransferApi, ParsedUriTarget) {
+    Party a(io, "alice", GetParam()), b(io, "bob", GetParam()), c(io, "carol", GetParam());
+    start(a);
+    start(b);
+    start(c);
+    Session ab = call(a, b);
+    const std::string text = c.uri();
+    auto uri = parse_uri(text, UriContext::name_addr);
+    ASSERT_TRUE(uri.has_value());
+    auto t = ab.refer(*uri, TransferOptions{.active_after_transfer = true});
+    ASSERT_TRUE(t.has_value());
+    ASSERT_TRUE(run_until(io, [&] { return t->ended(); }));
+    EXPECT_EQ(t->outcome(), ReferOutcome::accepted);
+    // active_after_transfer: A keeps its call.
+    EXPECT_EQ(ab.state(), SessionState::confirmed);
+}
+
+TEST_P(TransferApi, ThrowingReferPolicyFallsBackToDefault) {
+    UserAgentOptions bo;
+    bo.refer.refer_policy = [](const ReferServerContext&) -> ReferDecision { throw std::runtime_error("policy boom"); };
+    Party a(io, "alice", GetParam()), b(io, "bob", GetParam(), Answer::ok, std::move(bo)), c(io, "carol", GetParam());
+    start(a);
+    start(b);
+    start(c);
+    Session ab = call(a, b);
+    auto t = ab.refer(c.uri());
+    ASSERT_TRUE(t.has_value());
+    ASSERT_TRUE(run_until(io, [&] { return t->ended(); }));
+    EXPECT_EQ(t->outcome(), ReferOutcome::accepted);  // default_refer_policy accepted the sip: target
+    EXPECT_TRUE(std::any_of(b.log().begin(), b.log().end(),
+                            [](const std::string& l) { return l.find("refer policy threw") != std::string::npos; }));
+    ASSERT_GE(b.transferee().size(), 1u);
+    EXPECT_EQ(b.transferee().front().kind, TransfereeEventKind::refer_received);
+    EXPECT_EQ(b.transferee().front().status, 202);
+}
+
+TEST_P(TransferApi, UnsubscribeEndsTheTransferEarly) {
+    Party a(io, "alice", GetParam()), b(io, "bob", GetParam()), c(io, "carol", GetParam(), Answer::ring_only);
+    start(a);
+    start(b);
+    start(c);
+    Session ab = call(a, b);
+    Recorder rec;
+    auto t = ab.refer(c.uri(), TransferOptions{.handlers = rec.handlers()});
+    ASSERT_TRUE(t.has_value());
+    ASSERT_TRUE(run_until(io, [&] { return t->state() == ReferState::subscribed && rec.has("notify"); }));
+    EXPECT_TRUE(t->unsubscribe());
+    ASSERT_TRUE(run_until(io, [&] { return t->ended(); }));
+    EXPECT_EQ(t->outcome(), ReferOutcome::unknown);
+    EXPECT_EQ(t->cause(), ReferCause::unsubscribed);
+    EXPECT_EQ(rec.names.back(), "ended");
+    EXPECT_FALSE(t->unsubscribe());
+    EXPECT_EQ(ab.state(), SessionState::confirmed);  // an unknown outcome leaves the call up
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, TransferApi, testing::Values(Transport::udp, Transport::tcp), transport_label);
+
+TEST(TransferApiNames, SeedNamesAndAlias) {
+    TransferEvent e;
+    e.kind = ReferEventKind::refer_request_accepted;
+    EXPECT_EQ(e.name(), "referRequestAccepted");
+    e.kind = ReferEventKind::notify;
+    EXPECT_EQ(e.name(), "notify");
+    static_assert(std::is_same_v<sipjs::ReferClientContext, Transfer>);
+    EXPECT_EQ(to_string(TransferErrc::already_sent), "already_sent");
+}
+
+// The delivery contract (SPEC-REFER, driven.hpp): when referAccepted reaches the handler, the 200
+// to that NOTIFY and the BYE that follows it have already been handed to the transport. UDP sends
+// synchronously, so stopping A inside the handler cannot lose them: B sees its final NOTIFY
+// answered 2xx and A's BYE.
+TEST(TransferApiDelivery, HandlerRunsAfterTheStepsMessagesWereSent) {
+    boost::asio::io_context io;
+    Party a(io, "alice", Transport::udp), b(io, "bob", Transport::udp), c(io, "carol", Transport::udp);
+    ASSERT_TRUE(a.start() && b.start() && c.start());
+    auto s = a.ua().invite(InviteOptions{.target = b.uri(), .headers = {}, .body = std::nullopt,
+                                         .content_type = "application/sdp"});
+    ASSERT_TRUE(s.has_value());
+    ASSERT_TRUE(run_until(io, [&] { return s->state() == SessionState::confirmed; }));
+    std::vector<std::string> names;
+    TransferHandlers h;
+    h.on_refer_accepted = [&](Transfer&, const TransferEvent&) { a.ua().stop(); };
+    h.on_any = [&](Transfer&, const TransferEvent& e) { names.emplace_back(e.name()); };
+    auto t = s->refer(c.uri(), TransferOptions{.handlers = h});
+    ASSERT_TRUE(t.has_value());
+    ASSERT_TRUE(run_until(io, [&] { return t->ended(); }));
+    EXPECT_EQ(t->outcome(), ReferOutcome::accepted);  // decided by the NOTIFY, not by the stop
+    EXPECT_EQ(names.back(), "ended");
+    ASSERT_TRUE(run_until(io, [&] { return b.count(TransfereeEventKind::transfer_ended) == 1; }));
+    EXPECT_EQ(b.transferee().back().cause, ReferServerCause::final_notify);
+    EXPECT_TRUE(run_until(io, [&] {
+        return std::any_of(b.events().begin(), b.events().end(), [](const UaEvent& e) {
+            return e.kind == UaEventKind::session_ended && e.cause == EndCause::bye_remote;
+        });
+    }));
+}
+
+}  // namespace
+}  // namespace referkit::apitest

@@ -170,6 +170,10 @@ struct UserAgentCore::Impl {
     void emit(UaEvent ev) { events.push_back(std::move(ev)); }
     std::string contact_value(Transport t) const;
     std::string allow_value() const;
+    // Allow, Accept and Supported of a 200 to OPTIONS (in or out of a dialog).
+    HeaderList options_answer_headers() const;
+    // 405 with Allow when the application does not handle the request's method; true if answered.
+    bool refuse_unhandled_method(const TransactionEvent& ev, Time now);
     std::string from_value(const std::string& tag) const;
     std::string local_uri() const;
     static bool has_header(const HeaderList& h, std::string_view name);

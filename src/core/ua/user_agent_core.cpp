@@ -79,6 +79,26 @@ std::string UserAgentCore::Impl::contact_value(Transport t) const {
     return v;
 }
 
+// §11.2: the same capabilities whether or not the OPTIONS is inside a dialog.
+HeaderList UserAgentCore::Impl::options_answer_headers() const {
+    HeaderList h{{"Allow", allow_value()}};
+    auto joined = [](const std::vector<std::string>& items) {
+        std::string out;
+        for (const std::string& t : items) out += (out.empty() ? "" : ", ") + t;
+        return out;
+    };
+    if (std::string acc = joined(config.accept); !acc.empty()) h.emplace_back("Accept", std::move(acc));
+    if (std::string sup = joined(config.supported); !sup.empty()) h.emplace_back("Supported", std::move(sup));
+    return h;
+}
+
+bool UserAgentCore::Impl::refuse_unhandled_method(const TransactionEvent& ev, Time now) {
+    const Method m = ev.message->method();
+    if (std::find(config.app_methods.begin(), config.app_methods.end(), m) != config.app_methods.end()) return false;
+    respond_simple(ev.id, 405, {{"Allow", allow_value()}}, now);  // §8.2.1
+    return true;
+}
+
 std::string UserAgentCore::Impl::allow_value() const {
     std::string s = "INVITE, ACK, BYE, CANCEL, OPTIONS";
     for (Method m : config.app_methods) {
@@ -454,17 +474,7 @@ void UserAgentCore::Impl::on_request(TransactionEvent& ev, Time now) {
     }
     switch (m.method()) {
         case Method::invite: on_invite(ev, now); return;
-        case Method::options: {
-            HeaderList h{{"Allow", allow_value()}};
-            std::string acc;
-            for (const std::string& t : config.accept) acc += (acc.empty() ? "" : ", ") + t;
-            if (!acc.empty()) h.emplace_back("Accept", acc);
-            std::string sup;
-            for (const std::string& t : config.supported) sup += (sup.empty() ? "" : ", ") + t;
-            if (!sup.empty()) h.emplace_back("Supported", sup);
-            respond_simple(ev.id, 200, h, now);  // §11.2
-            return;
-        }
+        case Method::options: respond_simple(ev.id, 200, options_answer_headers(), now); return;  // §11.2
         case Method::bye: respond_simple(ev.id, 481, {}, now); return;  // §15.1.2
         case Method::ack:
         case Method::cancel: return;
@@ -479,10 +489,7 @@ void UserAgentCore::Impl::on_request(TransactionEvent& ev, Time now) {
         case Method::update:
         case Method::publish: break;
     }
-    if (std::find(config.app_methods.begin(), config.app_methods.end(), m.method()) == config.app_methods.end()) {
-        respond_simple(ev.id, 405, {{"Allow", allow_value()}}, now);  // §8.2.1
-        return;
-    }
+    if (refuse_unhandled_method(ev, now)) return;
     new_incoming(ev, {}, {}, now);
 }
 
@@ -508,7 +515,7 @@ void UserAgentCore::Impl::on_request_in_dialog(TransactionEvent& ev, DialogEntry
     switch (m.method()) {
         case Method::invite: on_reinvite(ev, d, now); return;
         case Method::bye: on_bye(ev, d, now); return;
-        case Method::options: respond_simple(ev.id, 200, {{"Allow", allow_value()}}, now); return;
+        case Method::options: respond_simple(ev.id, 200, options_answer_headers(), now); return;  // §11.2
         case Method::ack:
         case Method::cancel: return;
         case Method::other:
@@ -522,10 +529,7 @@ void UserAgentCore::Impl::on_request_in_dialog(TransactionEvent& ev, DialogEntry
         case Method::update:
         case Method::publish: break;
     }
-    if (std::find(config.app_methods.begin(), config.app_methods.end(), m.method()) == config.app_methods.end()) {
-        respond_simple(ev.id, 405, {{"Allow", allow_value()}}, now);
-        return;
-    }
+    if (refuse_unhandled_method(ev, now)) return;
     if (is_target_refresh(m.method())) d.dialog.refresh_target(m);
     new_incoming(ev, d.id, {}, now);
 }

@@ -22,6 +22,7 @@ void UdpListener::read() {
             } else {
                 const Source src{Transport::udp, endpoint_of(self->from.address(), self->from.port()), 0};
                 SharedBuffer bytes = SharedBuffer::copy_of(std::string_view(self->buffer.data(), n));
+                if (engine.opt.trace) engine.opt.trace(TraceDirection::received, src.transport, src.remote, bytes.view());
                 engine.step([&](Time t) { engine.core.receive(std::move(bytes), src, t); });
             }
         }
@@ -81,6 +82,7 @@ void Engine::Impl::accepted(Transport t, tcp::socket socket, const std::string& 
 }
 
 void Engine::Impl::dispatch(Transmit tx) {
+    if (opt.trace) opt.trace(TraceDirection::sent, tx.destination.transport, tx.destination.remote, tx.bytes.view());
     switch (tx.destination.transport) {
     case Transport::udp: {
         if (auto a = ip_literal(tx.destination.remote.host)) {

@@ -401,6 +401,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
     void deliver(SharedBuffer bytes) {
         ++impl->counters.stream_messages_received;
         const Source from{transport, remote, id};
+        if (impl->opt.trace) impl->opt.trace(TraceDirection::received, transport, remote, bytes.view());
         impl->step([&](Time t) { impl->core.receive(std::move(bytes), from, t); });
     }
 };

@@ -37,8 +37,36 @@ check "missing file: usage"      2 'cannot open'                       -- "$bin"
 check "unknown option: usage"    2 'referkit:'                         -- "$bin" parse --bogus "$tmp/refer.sip"
 check "no subcommand: usage"     2 ''                                  -- "$bin"
 check "help exits 0"             0 'Exit codes'                        -- "$bin" --help
-check "demo says what is missing" 0 'no transfer happened'             -- "$bin" demo
-check "demo --json lines"        0 '^\{"t_ms":[0-9]+,"event":"build"'  -- "$bin" demo --json
+check "demo: both transfers"     0 'blind transfer succeeded, attended transfer succeeded' -- timeout 30 "$bin" demo
+check "demo: referAccepted twice" 0 '' -- sh -c "timeout 30 \"$bin\" demo | grep -c referAccepted | grep -qx 2"
+check "demo --json parses" 0 '' -- sh -c "timeout 30 \"$bin\" demo --json | python3 -c 'import json,sys
+ls=[json.loads(l) for l in sys.stdin]
+ev={l[\"event\"] for l in ls}
+assert {\"referRequestAccepted\",\"referProgress\",\"referAccepted\",\"notify\"} <= ev, ev
+assert ls[-1][\"event\"]==\"outcome\" and ls[-1][\"exit\"]==0, ls[-1]'"
+check "demo --trace shows messages" 0 'alice sent to UDP:127\.0\.0\.1:[0-9]+ \([0-9]+ bytes\)' -- timeout 30 "$bin" demo --trace
+check "demo --trace: REFER, NOTIFY, exit 0" 0 '' -- sh -c "timeout 30 \"$bin\" demo --trace 2>\"$tmp/trace\" >/dev/null && grep -q '^REFER sip:bob@' \"$tmp/trace\" && grep -q '^NOTIFY sip:alice@' \"$tmp/trace\""
+check "usage: bad URI"           2 'not a valid URI'                   -- "$bin" transfer bob --to sip:c@127.0.0.1
+check "usage: --to and --attended" 2 'exactly one'                     -- "$bin" transfer sip:b@127.0.0.1 --to sip:c@127.0.0.1 --attended sip:d@127.0.0.1
+check "usage: user w/o password" 2 'needs --password'                  -- env -u REFERKIT_PASSWORD "$bin" refer sip:b@127.0.0.1 --refer-to sip:c@127.0.0.1 --user u
+check "usage: unknown option"    2 'referkit:'                         -- "$bin" transfer sip:b@127.0.0.1 --to sip:c@127.0.0.1 --bogus
+check "timeout 2 to nobody: 4"   4 '"exit":4'                          -- timeout 8 "$bin" transfer sip:nobody@127.0.0.1:9 --to sip:x@127.0.0.1:9 --timeout 2 --json
+
+# Two `referkit target` processes: transferee (accept), transferee (reject), transfer target.
+pids=""
+trap 'for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
+start_target() {  # start_target NAME ARGS... -> prints the contact URI from the first line
+  local name=$1; shift
+  timeout 60 "$bin" target --listen udp:127.0.0.1:0 --from "sip:$name@127.0.0.1" "$@" >"$tmp/$name.out" 2>&1 &
+  pids="$pids $!"
+  for _ in $(seq 100); do [ -s "$tmp/$name.out" ] && break; sleep 0.05; done
+  head -1 "$tmp/$name.out" | awk '{print $NF}'
+}
+bob=$(start_target bob); carol=$(start_target carol); rej=$(start_target rej --policy reject)
+check "transfer blind between targets: 0"    0 'outcome: accepted' -- timeout 20 "$bin" transfer "$bob" --to "$carol" --timeout 10
+check "transfer attended between targets: 0" 0 '"outcome":"accepted"' -- timeout 20 "$bin" transfer "$bob" --attended "$carol" --timeout 10 --json
+check "refer out of dialog: 0"               0 'outcome: accepted' -- timeout 20 "$bin" refer "$bob" --refer-to "$carol" --timeout 10
+check "policy reject: 1"                     1 '603'               -- timeout 20 "$bin" transfer "$rej" --to "$carol" --timeout 10
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -8,6 +8,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -97,14 +98,25 @@ TlsOptions tls_options() {
 }
 
 // One engine with its core and a log.
+struct Traced {
+    TraceDirection direction;
+    Transport transport;
+    Endpoint remote;
+    std::string bytes;
+};
+
 struct Node {
     TestCore core;
     std::vector<std::string> log;
+    std::vector<Traced> trace;
     std::unique_ptr<Engine> engine;
 
     // The core parses with the engine's Limits, as an application configures them.
     Node(asio::io_context& io, EngineOptions o) : core(o.limits) {
         o.log = [this](std::string_view line) { log.emplace_back(line); };
+        o.trace = [this](TraceDirection d, Transport t, const Endpoint& remote, std::string_view bytes) {
+            trace.push_back(Traced{d, t, remote, std::string(bytes)});
+        };
         engine = std::make_unique<Engine>(io, core, std::move(o));
     }
     Endpoint local(Transport t) const {
@@ -195,6 +207,22 @@ TEST_P(Exchange, RequestsAndResponsesBothWays) {
     ASSERT_TRUE(run_until(io, [&] { return server.core.finals.contains(back); })) << server.all_log();
     EXPECT_EQ(server.core.finals[back], 200);
     EXPECT_EQ(client.core.requests.size(), 1u);
+
+    // The trace hook saw each message once, in order, with the peer's address: the client sent
+    // OPTIONS and MESSAGE and received their 200s, then received the server's OPTIONS and sent 200.
+    std::vector<std::string> seen;
+    for (const auto& m : client.trace) {
+        EXPECT_EQ(m.transport, c.transport);
+        EXPECT_EQ(m.remote.host, c.host);
+        const std::string first = m.bytes.substr(0, m.bytes.find(' '));
+        seen.push_back(std::string(m.direction == TraceDirection::sent ? ">" : "<") + first);
+        EXPECT_NE(m.bytes.find("\r\n\r\n"), std::string::npos) << "a whole message, headers included";
+    }
+    // (A 200 may come back before the MESSAGE leaves: only the last two are strictly ordered.)
+    ASSERT_EQ(seen.size(), 6u);
+    std::sort(seen.begin(), seen.begin() + 4);
+    const std::vector<std::string> expected{"<SIP/2.0", "<SIP/2.0", ">MESSAGE", ">OPTIONS", "<OPTIONS", ">SIP/2.0"};
+    EXPECT_EQ(seen, expected);
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, Exchange,

@@ -1,89 +1,201 @@
-// `referkit demo`: today it can only show the message layer — it builds the messages of an
-// attended transfer, parses them back and reads the NOTIFY sipfrags. It says plainly that no call
-// is placed and no transfer happens until the transaction, transport and REFER layers exist.
+// `referkit demo`: a real blind and a real attended transfer between three user agents on
+// loopback, in one process, one io_context, every wait bounded.
 #include "demo.hpp"
 
-#include <chrono>
-#include <nlohmann/json.hpp>
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <memory>
 #include <string>
+#include <vector>
 
-#include "referkit/core/message.hpp"
-#include "referkit/core/sipfrag.hpp"
-#include "referkit/core/writer.hpp"
+#include "timeline.hpp"
 
 namespace referkit::cli {
 namespace {
 
-class Timeline {
-public:
-    Timeline(std::ostream& out, bool json) : out_(out), json_(json), start_(std::chrono::steady_clock::now()) {}
-    void step(std::string_view event, std::string_view summary) {
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_).count();
-        if (json_) {
-            out_ << nlohmann::ordered_json{{"t_ms", ms}, {"event", event}, {"summary", summary}}.dump() << "\n";
-        } else {
-            char head[48];
-            std::snprintf(head, sizeof head, "%6lld ms  %-22.*s ", static_cast<long long>(ms), static_cast<int>(event.size()), event.data());
-            out_ << head << summary << "\n";
-        }
-    }
+constexpr auto wait_bound = std::chrono::seconds(10);
 
-private:
-    std::ostream& out_;
-    bool json_;
-    std::chrono::steady_clock::time_point start_;
+// One party of the demo: its user agent and what it saw.
+struct Actor {
+    std::string name;
+    bool auto_answer = false;
+    std::vector<UaEvent> events{};
+    std::vector<TransfereeEvent> transferee{};
+    std::unique_ptr<UserAgent> ua{};
+
+    [[nodiscard]] std::string uri() const { return ua->contact_uri(Transport::udp).value_or(""); }
+    [[nodiscard]] bool confirmed(SessionId id) const {
+        return ua->session(id).state() == SessionState::confirmed;
+    }
+    [[nodiscard]] bool gone(SessionId id) const { return !ua->session(id).state().has_value(); }
+    // The session of the last transferee event of `kind` at index >= from (0: none).
+    [[nodiscard]] SessionId last_session(TransfereeEventKind kind, std::size_t from = 0) const {
+        SessionId id{};
+        for (std::size_t i = from; i < transferee.size(); ++i)
+            if (transferee[i].kind == kind) id = transferee[i].session;
+        return id;
+    }
 };
+
+std::unique_ptr<Actor> make_actor(boost::asio::io_context& io, Timeline& t, std::ostream& err, bool trace,
+                                  std::string name, bool auto_answer) {
+    auto actor = std::make_unique<Actor>();
+    actor->name = name;
+    actor->auto_answer = auto_answer;
+    Actor* a = actor.get();
+    UserAgentOptions options;
+    options.core.aor = "sip:" + name + "@127.0.0.1";
+    options.core.contact_user = name;
+    options.engine.listen = {runtime::ListenSpec{.transport = Transport::udp, .local = Endpoint{"127.0.0.1", 0}, .ws_path = "/"}};
+    if (trace) {
+        options.log = [&err, name](std::string_view line) { err << "[" << name << "] " << line << std::endl; };
+        options.engine.trace = message_tracer(t, err, name);
+    }
+    options.on_transferee = [a, &t](UserAgent&, const TransfereeEvent& e) {
+        a->transferee.push_back(e);
+        print_transferee_event(t, a->name, e);
+    };
+    auto on_event = [a, &t](UserAgent& ua, const UaEvent& e) {
+        a->events.push_back(e);
+        print_ua_event(t, a->name, e);
+        if (e.kind == UaEventKind::incoming_call && a->auto_answer) (void)ua.session(e.session).answer();
+    };
+    actor->ua = std::make_unique<UserAgent>(io, std::move(options), on_event);
+    if (auto started = actor->ua->start(); !started) {
+        t.event(name, "error", 0, {}, "cannot listen: " + started.error());
+        return nullptr;
+    }
+    t.event(name, "listening", 0, {}, actor->uri());
+    return actor;
+}
+
+TransferHandlers printing_handlers(Timeline& t, std::string ua) {
+    TransferHandlers h;
+    h.on_any = [&t, ua](Transfer&, const TransferEvent& e) { print_transfer_event(t, ua, e); };
+    return h;
+}
+
+// alice calls `callee`; the session once confirmed on alice's side, or an empty one.
+Session place_call(boost::asio::io_context& io, Timeline& t, Actor& alice, Actor& callee) {
+    t.event(alice.name, "invite", 0, {}, "calling " + callee.name + " at " + callee.uri());
+    auto s = alice.ua->invite(InviteOptions{.target = callee.uri(), .headers = {}, .body = std::nullopt,
+                                            .content_type = "application/sdp"});
+    if (!s) {
+        t.event(alice.name, "error", 0, {}, "invite refused: " + std::string(to_string(s.error())));
+        return {};
+    }
+    Session call = *s;
+    if (!run_until(io, [&] { return call.state() == SessionState::confirmed || !call.state(); },
+                   std::chrono::steady_clock::now() + wait_bound) ||
+        call.state() != SessionState::confirmed) {
+        t.event(alice.name, "error", 0, {}, "the call to " + callee.name + " was not confirmed");
+        return {};
+    }
+    return call;
+}
+
+void check(Timeline& t, std::string_view what, bool ok, bool& all) {
+    t.event("demo", ok ? "check-ok" : "check-failed", 0, {}, what);
+    all = all && ok;
+}
+
+bool blind(boost::asio::io_context& io, Timeline& t, Actor& alice, Actor& bob, Actor& carol) {
+    t.event("demo", "phase", 0, {}, "blind transfer: alice calls bob, then REFERs him to carol");
+    Session ab = place_call(io, t, alice, bob);
+    if (!ab.id()) return false;
+    const std::size_t bob_mark = bob.transferee.size();
+    auto transfer = ab.refer(carol.uri(), TransferOptions{.handlers = printing_handlers(t, alice.name)});
+    if (!transfer) {
+        t.event(alice.name, "error", 0, {}, "REFER not sent: " + std::string(to_string(transfer.error().code)) + " " +
+                                                transfer.error().detail);
+        return false;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + wait_bound;
+    run_until(io, [&] { return transfer->ended(); }, deadline);
+    SessionId bc{};
+    // The new call: bob's INVITE to carol confirmed on both sides, alice's call to bob ended.
+    const bool settled = run_until(
+        io,
+        [&] {
+            bc = bob.last_session(TransfereeEventKind::transfer_started, bob_mark);
+            SessionId at_carol{};
+            for (const auto& e : carol.events)
+                if (e.kind == UaEventKind::incoming_call) at_carol = e.session;
+            return bc && bob.confirmed(bc) && at_carol && carol.confirmed(at_carol) && alice.gone(ab.id());
+        },
+        deadline);
+    bool ok = true;
+    check(t, "blind: transfer outcome accepted", transfer->outcome() == ReferOutcome::accepted, ok);
+    check(t, "blind: bob-carol call confirmed on both sides, alice-bob call ended", settled, ok);
+    if (bc && bob.ua->session(bc).state()) {
+        t.event(bob.name, "bye", 0, {}, "bob hangs up the call with carol");
+        (void)bob.ua->session(bc).bye();
+        run_until(io, [&] { return bob.gone(bc); }, std::chrono::steady_clock::now() + wait_bound);
+    }
+    return ok;
+}
+
+bool attended(boost::asio::io_context& io, Timeline& t, Actor& alice, Actor& bob, Actor& carol) {
+    t.event("demo", "phase", 0, {}, "attended transfer: alice calls bob and carol, then REFERs bob with Replaces");
+    Session ab = place_call(io, t, alice, bob);
+    if (!ab.id()) return false;
+    Session ac = place_call(io, t, alice, carol);
+    if (!ac.id()) return false;
+    const std::size_t bob_mark = bob.transferee.size();
+    const std::size_t carol_mark = carol.transferee.size();
+    auto transfer = ab.refer(ac, TransferOptions{.display_name = DisplayNamePolicy::omit,
+                                                 .handlers = printing_handlers(t, alice.name)});
+    if (!transfer) {
+        t.event(alice.name, "error", 0, {}, "REFER not sent: " + std::string(to_string(transfer.error().code)) + " " +
+                                                transfer.error().detail);
+        return false;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + wait_bound;
+    run_until(io, [&] { return transfer->ended(); }, deadline);
+    SessionId at_bob{}, at_carol{};
+    const bool settled = run_until(
+        io,
+        [&] {
+            at_bob = bob.last_session(TransfereeEventKind::transfer_started, bob_mark);
+            at_carol = carol.last_session(TransfereeEventKind::replaced, carol_mark);
+            return at_bob && bob.confirmed(at_bob) && at_carol && carol.confirmed(at_carol) && alice.gone(ab.id()) &&
+                   alice.gone(ac.id());
+        },
+        deadline);
+    bool ok = true;
+    check(t, "attended: transfer outcome accepted", transfer->outcome() == ReferOutcome::accepted, ok);
+    check(t, "attended: bob's call replaced alice's at carol, confirmed on both sides; alice has no call left", settled,
+          ok);
+    if (at_bob && bob.ua->session(at_bob).state()) {
+        t.event(bob.name, "bye", 0, {}, "bob hangs up the call with carol");
+        (void)bob.ua->session(at_bob).bye();
+        run_until(io, [&] { return bob.gone(at_bob); }, std::chrono::steady_clock::now() + wait_bound);
+    }
+    return ok;
+}
 
 }  // namespace
 
-int run_demo(std::ostream& out, bool json_lines) {
+int run_demo(std::ostream& out, std::ostream& err, bool json_lines, bool trace) {
     Timeline t(out, json_lines);
-    // The REFER an attended transfer sends: Replaces names the consultation call, escaped.
-    std::string replaces = "consult-7f3a@192.0.2.10;to-tag=carol-1;from-tag=alice-2";
-    std::string refer_to = "<sip:carol@192.0.2.30?Replaces=" + percent_encode(replaces) + ">";
-    auto refer = MessageWriter::request("REFER", "sip:bob@192.0.2.20")
-                     .header(HeaderId::via, "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-demo-1;rport")
-                     .header(HeaderId::max_forwards, 70)
-                     .header(HeaderId::from, "<sip:alice@192.0.2.10>;tag=alice-1")
-                     .header(HeaderId::to, "<sip:bob@192.0.2.20>;tag=bob-1")
-                     .header(HeaderId::call_id, "call-1f9c@192.0.2.10")
-                     .header(HeaderId::cseq, "2 REFER")
-                     .header(HeaderId::contact, "<sip:alice@192.0.2.10:5060>")
-                     .header(HeaderId::refer_to, refer_to)
-                     .header(HeaderId::referred_by, "<sip:alice@192.0.2.10>")
-                     .header(HeaderId::supported, "replaces, norefersub")
-                     .finish();
-    if (!refer) {
-        t.step("error", "could not build the REFER: " + refer.error().what);
+    boost::asio::io_context io;
+    auto alice = make_actor(io, t, err, trace, "alice", false);
+    auto bob = make_actor(io, t, err, trace, "bob", true);
+    auto carol = make_actor(io, t, err, trace, "carol", true);
+    if (!alice || !bob || !carol) {
+        t.outcome("demo", "failed", "listen", 1, "a user agent could not listen on 127.0.0.1");
         return 1;
     }
-    t.step("build", "REFER sip:bob@192.0.2.20 (" + std::to_string(refer->size()) + " bytes)");
-    auto parsed = Message::parse(*refer);
-    if (!parsed) {
-        t.step("error", "REFER did not parse: " + parsed.error().describe());
-        return 1;
-    }
-    auto target = parsed->refer_to();
-    if (!target) {
-        t.step("error", "Refer-To did not parse: " + target.error().describe());
-        return 1;
-    }
-    auto embedded = target->uri.header("Replaces");
-    t.step("parse", "Refer-To " + std::string(target->uri.text));
-    t.step("parse", "embedded Replaces = " + (embedded ? percent_decode(*embedded) : std::string("(none)")));
-    for (std::string_view frag : {std::string_view("SIP/2.0 100 Trying\r\n"), std::string_view("SIP/2.0 200 OK\r\n")}) {
-        auto f = parse_sipfrag(frag);
-        if (!f) {
-            t.step("error", "sipfrag did not parse: " + f.error().describe());
-            return 1;
-        }
-        std::string_view would = f->status < 200 ? "referProgress" : f->status < 300 ? "referAccepted" : "referRejected";
-        t.step("sipfrag", std::to_string(f->status) + " " + std::string(f->reason) + " (the event it maps to: " + std::string(would) + ")");
-    }
-    t.step("not-built-yet",
-           "transactions, transports, dialogs, INVITE sessions and the REFER client/server do not exist yet: "
-           "no call was placed and no transfer happened");
-    return 0;
+    const bool blind_ok = blind(io, t, *alice, *bob, *carol);
+    const bool attended_ok = attended(io, t, *alice, *bob, *carol);
+    // Stop in order, each flushing what it still has to say.
+    for (Actor* a : {alice.get(), bob.get(), carol.get()}) a->ua->stop();
+    const bool ok = blind_ok && attended_ok;
+    std::string summary = std::string("blind transfer ") + (blind_ok ? "succeeded" : "FAILED") + ", attended transfer " +
+                          (attended_ok ? "succeeded" : "FAILED");
+    t.outcome("demo", ok ? "accepted" : "failed", ok ? "both_transfers_succeeded" : "transfer_failed", ok ? 0 : 1,
+              summary);
+    return ok ? 0 : 1;
 }
 
 }  // namespace referkit::cli

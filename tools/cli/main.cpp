@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include "commands.hpp"
 #include "demo.hpp"
 #include "json_dump.hpp"
 #include "referkit/core/message.hpp"
@@ -63,9 +64,20 @@ int main(int argc, char** argv) {
     CLI::App app{"referkit — SIP call transfer (REFER) from the command line"};
     app.require_subcommand(1);
     app.footer(
-        "Exit codes: 0 success; 1 invalid input (parse) or failed transfer; 2 usage error.\n"
+        "Exit codes (transfer, refer):\n"
+        "  0  transfer succeeded (final 2xx sipfrag, or 2xx to the REFER with agreed Refer-Sub: false)\n"
+        "  1  transfer failed (REFER rejected, or final sipfrag >= 300); parse: invalid input\n"
+        "  2  usage error (unknown option, malformed URI, --user without password): nothing was sent\n"
+        "  3  outcome unknown (subscription ended without a final status, NOTIFY wait expired,\n"
+        "     interrupted by SIGINT/SIGTERM)\n"
+        "  4  timeout or transport error (including: the call to transfer could not be placed)\n"
+        "demo: 0 both transfers succeeded, 1 otherwise. target: 0 when stopped by SIGINT/SIGTERM.\n"
         "Examples:\n"
-        "  referkit demo\n"
+        "  referkit demo --json\n"
+        "  referkit target --listen udp:127.0.0.1:5062 --policy accept\n"
+        "  referkit transfer sip:bob@127.0.0.1:5062 --to sip:carol@127.0.0.1:5064\n"
+        "  referkit transfer sip:bob@127.0.0.1:5062 --attended sip:carol@127.0.0.1:5064 --json\n"
+        "  referkit refer sip:bob@127.0.0.1:5062 --refer-to sip:carol@127.0.0.1:5064 --no-refer-sub\n"
         "  referkit parse message.sip\n"
         "  printf 'SIP/2.0 486 Busy Here\\r\\n' | referkit parse --sipfrag -");
 
@@ -80,9 +92,60 @@ int main(int argc, char** argv) {
         "or {\"error\":{offset, code, reason, status}} with the SIP status a UA would answer.\n"
         "Exit: 0 valid, 1 invalid, 2 usage.");
 
-    bool json_lines = false;
-    auto* demo = app.add_subcommand("demo", "Show what referkit does today, on loopback, with nothing external");
-    demo->add_flag("--json", json_lines, "One JSON object per line");
+    bool json_lines = false, demo_trace = false;
+    auto* demo = app.add_subcommand("demo", "A real blind and attended transfer between three user agents on loopback");
+    demo->add_flag("--json", json_lines, "One JSON object per line; the last line states the outcome");
+    demo->add_flag("--trace", demo_trace, "Every SIP message sent and received, to stderr (credentials masked)");
+
+    referkit::cli::CommonOptions common;
+    const auto add_common = [&common](CLI::App* sub, bool target) {
+        sub->add_option("--transport", common.transport, "udp|tcp|ws (tls/wss need certificates)")->capture_default_str();
+        sub->add_option("--bind", common.bind,
+                        target ? "ADDR:PORT to listen on when no --listen is given (default 127.0.0.1:5060)"
+                               : "ADDR:PORT to listen on and send from (default 127.0.0.1:0; use a routable address off loopback)");
+        sub->add_option("--from", common.from, "Our AOR (default sip:referkit@<bind host>)");
+        sub->add_option("--user", common.user, "Digest user name (or env REFERKIT_USER)");
+        sub->add_option("--password", common.password, "Digest password (or env REFERKIT_PASSWORD)");
+        sub->add_flag("--json", common.json, "One JSON object per line; the last line states the outcome");
+        sub->add_flag("--trace", common.trace, "Every SIP message sent and received, to stderr (credentials masked)");
+        sub->add_flag("--quiet", common.quiet, "Only the outcome line");
+        if (target) return;
+        sub->add_option("--header", common.headers, "\"Name: value\" added to the REFER (repeatable)")->allow_extra_args(false);
+        sub->add_option("--referred-by", common.referred_by, "Referred-By URI (default: our AOR)");
+        sub->add_flag("--no-refer-sub", common.no_refer_sub, "Ask for no NOTIFYs (Refer-Sub: false, RFC 4488)");
+        sub->add_option("--timeout", common.timeout, "Seconds before giving up (exit 4)")->capture_default_str();
+    };
+
+    referkit::cli::TransferCommand transfer_cmd;
+    auto* transfer = app.add_subcommand("transfer", "Call CALLEE_URI, then transfer that call (blind or attended)");
+    transfer->add_option("CALLEE_URI", transfer_cmd.callee, "The party to call and transfer (the transferee)")->required();
+    transfer->add_option("--to", transfer_cmd.to, "Blind transfer: Refer-To this URI");
+    transfer->add_option("--attended", transfer_cmd.attended,
+                         "Attended transfer: call URI2, then REFER the callee with Replaces naming that call");
+    add_common(transfer, false);
+    transfer->footer(
+        "Places the call, waits until it is confirmed, REFERs, follows the NOTIFYs and always ends the calls\n"
+        "it placed before exiting (after answering every NOTIFY received). Exit codes: see referkit --help.\n"
+        "  referkit transfer sip:bob@127.0.0.1:5062 --to sip:carol@127.0.0.1:5064");
+
+    std::string refer_target, refer_to;
+    auto* refer = app.add_subcommand("refer", "Send an out-of-dialog REFER");
+    refer->add_option("TARGET_URI", refer_target, "The recipient of the REFER (the transferee)")->required();
+    refer->add_option("--refer-to", refer_to, "The URI the recipient is asked to call")->required();
+    add_common(refer, false);
+    refer->footer("  referkit refer sip:bob@127.0.0.1:5062 --refer-to sip:carol@127.0.0.1:5064");
+
+    referkit::cli::TargetCommand target_cmd;
+    auto* target = app.add_subcommand("target", "Run a transferee / transfer target until SIGINT or SIGTERM");
+    target->add_option("--listen", target_cmd.listen,
+                       "udp:HOST:PORT, tcp:..., ws:HOST:PORT/path, tls:/wss: (repeatable; port 0 = ephemeral)")
+        ->allow_extra_args(false);
+    target->add_option("--policy", target_cmd.policy, "accept or reject (603) incoming REFERs")->capture_default_str();
+    add_common(target, true);
+    target->footer(
+        "Answers every call, accepts (or declines 603) REFERs and calls the target, acts on INVITEs with\n"
+        "Replaces. The first line names the bound address(es): 'listening udp 127.0.0.1:40123 sip:referkit@...'.\n"
+        "  referkit target --listen udp:127.0.0.1:0 --listen tcp:127.0.0.1:0 --json");
 
     try {
         app.parse(argc, argv);
@@ -95,6 +158,9 @@ int main(int argc, char** argv) {
         return exit_usage;
     }
     if (parse->parsed()) return run_parse(path, sipfrag, compact);
-    if (demo->parsed()) return referkit::cli::run_demo(std::cout, json_lines);
+    if (demo->parsed()) return referkit::cli::run_demo(std::cout, std::cerr, json_lines, demo_trace);
+    if (transfer->parsed()) return referkit::cli::run_transfer(common, transfer_cmd, std::cout, std::cerr);
+    if (refer->parsed()) return referkit::cli::run_refer(common, refer_target, refer_to, std::cout, std::cerr);
+    if (target->parsed()) return referkit::cli::run_target(common, target_cmd, std::cout, std::cerr);
     return exit_usage;
 }

@@ -70,6 +70,9 @@ struct EngineCounters {
     std::uint64_t send_failures = 0;            // transmits reported back as transport_error
 };
 
+// Which way a traced message went.
+enum class TraceDirection : std::uint8_t { sent, received };
+
 struct EngineOptions {
     std::vector<ListenSpec> listen{};
     TlsOptions tls{};
@@ -97,6 +100,12 @@ struct EngineOptions {
     // Receives one line per notable event (listener bound, connection refused, TLS verification
     // failure, framing error, timeout). Called on the engine's thread; may be empty.
     std::function<void(std::string_view)> log{};
+    // Sees every SIP message the engine hands to a transport (`sent`) or takes from one (received),
+    // as raw bytes: a received message before it is parsed, so malformed input shows too;
+    // keep-alives are not messages and do not show. Called on the engine's thread; may be empty.
+    // The bytes may carry credentials (Authorization, Proxy-Authorization): mask them before
+    // printing (mask_credentials in referkit/core/digest.hpp masks one such header value).
+    std::function<void(TraceDirection, Transport, const Endpoint& remote, std::string_view bytes)> trace{};
 };
 
 class Engine {

@@ -1,0 +1,66 @@
+// The live timeline the referkit commands print, and the helpers they share to drive user agents
+// on one io_context with bounded waits.
+#pragma once
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+#include "referkit/transfer.hpp"
+#include "referkit/user_agent.hpp"
+
+namespace referkit::cli {
+
+// One line per event: "  812 ms  alice    referProgress         100 Trying     summary", or with
+// json one object per line ({"t_ms":812,"ua":"alice","event":"referProgress","status":100,
+// "reason":"Trying","summary":...}). Every line is flushed. `quiet` suppresses event lines; the
+// outcome line is always printed. Not thread-safe (the commands are single-threaded).
+class Timeline {
+public:
+    Timeline(std::ostream& out, bool json, bool quiet = false);
+    // Elapsed milliseconds since construction.
+    [[nodiscard]] long long elapsed_ms() const;
+    void event(std::string_view ua, std::string_view event, int status, std::string_view reason,
+               std::string_view summary);
+    // The last line: {"t_ms":..,"ua":..,"event":"outcome","outcome":..,"cause":..,"exit":..,"summary":..}.
+    void outcome(std::string_view ua, std::string_view outcome, std::string_view cause, int exit_code,
+                 std::string_view summary);
+    // A line that must appear even with quiet (e.g. the bound address of `target`).
+    void always(std::string_view ua, std::string_view event, std::string_view summary, nlohmann::ordered_json extra = {});
+
+private:
+    void write(const nlohmann::ordered_json& j, std::string_view text);
+    std::ostream& out_;
+    bool json_;
+    bool quiet_;
+    std::chrono::steady_clock::time_point start_;
+};
+
+using Deadline = std::chrono::steady_clock::time_point;
+
+// Runs io until pred() holds (true), `deadline` passes or stop() holds (false). Never blocks
+// longer than ~5 ms past the deadline.
+bool run_until(boost::asio::io_context& io, const std::function<bool()>& pred, Deadline deadline,
+               const std::function<bool()>& stop = {});
+
+// Prints a transfer event (seed name, status, reason) on the timeline as `ua`.
+void print_transfer_event(Timeline& t, std::string_view ua, const TransferEvent& e);
+// Prints a session event of the core (incoming_call, session_confirmed ...) as `ua`.
+void print_ua_event(Timeline& t, std::string_view ua, const UaEvent& e);
+// Prints a transferee event (refer_received, transfer_started, ...) as `ua`.
+void print_transferee_event(Timeline& t, std::string_view ua, const TransfereeEvent& e);
+[[nodiscard]] std::string_view to_string(TransfereeEventKind kind) noexcept;
+
+// The --trace hook for EngineOptions::trace: prints every SIP message `ua` sends or receives to
+// `err` under a line naming the direction, transport, peer and elapsed time, with the secrets of
+// Authorization and Proxy-Authorization masked (mask_credentials). `t` and `err` must outlive it.
+[[nodiscard]] std::function<void(runtime::TraceDirection, Transport, const Endpoint&, std::string_view)>
+message_tracer(const Timeline& t, std::ostream& err, std::string ua);
+// The message text as --trace prints it: LF line ends, credentials masked. Exposed for tests.
+[[nodiscard]] std::string masked_message(std::string_view bytes);
+
+}  // namespace referkit::cli

@@ -55,18 +55,68 @@ check "timeout 2 to nobody: 4"   4 '"exit":4'                          -- timeou
 # Two `referkit target` processes: transferee (accept), transferee (reject), transfer target.
 pids=""
 trap 'for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
-start_target() {  # start_target NAME ARGS... -> prints the contact URI from the first line
-  local name=$1; shift
-  timeout 60 "$bin" target --listen udp:127.0.0.1:0 --from "sip:$name@127.0.0.1" "$@" >"$tmp/$name.out" 2>&1 &
+start_target() {  # start_target VAR NAME LISTEN ARGS... -> sets VAR to the contact URI it prints first
+  local var=$1 name=$2 listen=$3; shift 3
+  timeout 90 "$bin" target --listen "$listen" --from "sip:$name@127.0.0.1" "$@" >"$tmp/$name.out" 2>&1 &
   pids="$pids $!"
   for _ in $(seq 100); do [ -s "$tmp/$name.out" ] && break; sleep 0.05; done
-  head -1 "$tmp/$name.out" | awk '{print $NF}'
+  printf -v "$var" '%s' "$(head -1 "$tmp/$name.out" | awk '{print $NF}')"
 }
-bob=$(start_target bob); carol=$(start_target carol); rej=$(start_target rej --policy reject)
+start_target bob bob udp:127.0.0.1:0; start_target carol carol udp:127.0.0.1:0
+start_target rej rej udp:127.0.0.1:0 --policy reject
 check "transfer blind between targets: 0"    0 'outcome: accepted' -- timeout 20 "$bin" transfer "$bob" --to "$carol" --timeout 10
 check "transfer attended between targets: 0" 0 '"outcome":"accepted"' -- timeout 20 "$bin" transfer "$bob" --attended "$carol" --timeout 10 --json
 check "refer out of dialog: 0"               0 'outcome: accepted' -- timeout 20 "$bin" refer "$bob" --refer-to "$carol" --timeout 10
 check "policy reject: 1"                     1 '603'               -- timeout 20 "$bin" transfer "$rej" --to "$carol" --timeout 10
+
+check "usage: tls without a certificate" 2 'needs --tls-cert' -- "$bin" transfer "$bob" --to "$carol" --transport tls
+
+# Ctrl-C mid-call: the command ends its call cleanly and still prints the outcome line (exit 3).
+# A UDP peer that never answers keeps the INVITE pending; SIGINT comes once "listening" is out.
+python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1],flush=True); s.settimeout(30)
+try:
+    while True: s.recv(65535)
+except Exception: pass' >"$tmp/silent.port" &
+pids="$pids $!"
+for _ in $(seq 100); do [ -s "$tmp/silent.port" ] && break; sleep 0.05; done
+silent=$(cat "$tmp/silent.port")
+timeout 20 "$bin" transfer "sip:x@127.0.0.1:$silent" --to "$carol" --json --timeout 15 >"$tmp/int.out" 2>&1 &
+ipid=$!
+for _ in $(seq 100); do grep -q '"event":"invite"' "$tmp/int.out" 2>/dev/null && break; sleep 0.05; done
+kill -INT $ipid; wait $ipid; got=$?
+if [ "$got" -eq 3 ] && tail -1 "$tmp/int.out" | grep -q '"event":"outcome".*"cause":"signal"'; then
+  echo "ok   SIGINT: exit 3 and an outcome line"; pass=$((pass+1))
+else
+  echo "FAIL SIGINT: exit $got"; sed 's/^/    /' "$tmp/int.out" | tail -5; fail=$((fail+1))
+fi
+
+# A peer that answers every datagram with garbage: no hang past --timeout, exit 4 with the reason.
+python3 -c 'import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1],flush=True); s.settimeout(30)
+try:
+    while True:
+        d,a=s.recvfrom(65535); s.sendto(b"SIP/2.0 2OO OK\r\nVia: nonsense\r\n\r\n\x00\xff",a)
+except Exception: pass' >"$tmp/garbage.port" &
+pids="$pids $!"
+for _ in $(seq 100); do [ -s "$tmp/garbage.port" ] && break; sleep 0.05; done
+check "garbage answers: exit 4, no hang" 4 '"exit":4.*within --timeout' -- timeout 10 "$bin" refer "sip:x@127.0.0.1:$(cat "$tmp/garbage.port")" --refer-to "$carol" --timeout 2 --json
+
+# TLS: targets and the transferor with certificates made here by openssl (CA + 127.0.0.1).
+if command -v openssl >/dev/null; then
+  (cd "$tmp" && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >ext.cnf &&
+   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.crt -days 2 \
+     -subj '/CN=referkit cli test CA' -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign &&
+   openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout s.key -out s.csr -subj '/CN=localhost' &&
+   openssl x509 -req -in s.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out s.crt -days 2 -extfile ext.cnf &&
+   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout other.key -out other.crt -days 2 \
+     -subj '/CN=another CA') >"$tmp/openssl.log" 2>&1
+  tls=(--tls-ca "$tmp/ca.crt" --tls-cert "$tmp/s.crt" --tls-key "$tmp/s.key")
+  start_target tbob tbob tls:127.0.0.1:0 "${tls[@]}"; start_target tcarol tcarol tls:127.0.0.1:0 "${tls[@]}"
+  check "transfer over TLS: 0" 0 'outcome: accepted' -- timeout 20 "$bin" transfer "$tbob" --to "$tcarol" --transport tls "${tls[@]}" --timeout 10
+  check "TLS, untrusted CA: 4" 4 '"exit":4' -- timeout 20 "$bin" transfer "$tbob" --to "$tcarol" --transport tls \
+    --tls-ca "$tmp/other.crt" --tls-cert "$tmp/s.crt" --tls-key "$tmp/s.key" --timeout 3 --json
+else
+  echo "skip TLS checks: openssl is not installed"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <expected>
+#include <fstream>
 #include <memory>
 #include <optional>
 
@@ -84,6 +85,18 @@ std::expected<Setup, std::string> prepare(const CommonOptions& c, const std::vec
         }
         s.transport = s.options.engine.listen.front().transport;
     }
+    // TLS and WSS: we listen too (NOTIFYs and BYEs come to our Contact), so a certificate is needed.
+    const bool secure = std::any_of(s.options.engine.listen.begin(), s.options.engine.listen.end(), [](const auto& l) {
+        return l.transport == Transport::tls || l.transport == Transport::wss;
+    });
+    if (secure && (c.tls_cert.empty() || c.tls_key.empty()))
+        return std::unexpected(std::string("tls/wss needs --tls-cert and --tls-key (the certificate of our listener)"));
+    for (const auto& [flag, file] : {std::pair{"--tls-ca", &c.tls_ca}, std::pair{"--tls-cert", &c.tls_cert},
+                                     std::pair{"--tls-key", &c.tls_key}})
+        if (!file->empty() && !std::ifstream(*file))
+            return std::unexpected(std::string(flag) + ": cannot read '" + *file + "'");
+    s.options.engine.tls = runtime::TlsOptions{
+        .ca_file = c.tls_ca, .cert_file = c.tls_cert, .key_file = c.tls_key, .verify_peer = true, .server_name = ""};
     const std::string host = s.options.engine.listen.front().local.host;
     const std::string host_part = host.find(':') != std::string::npos ? "[" + host + "]" : host;
     std::string aor = c.from.empty() ? "sip:referkit@" + host_part : c.from;
@@ -269,14 +282,6 @@ struct Client {
     std::unique_ptr<UserAgent> ua;
 };
 
-// Validates the common options for transfer/refer; the usage error, if any.
-std::optional<std::string> client_usage_error(const std::expected<Setup, std::string>& setup) {
-    if (!setup) return setup.error();
-    if (setup->transport == Transport::tls || setup->transport == Transport::wss)
-        return std::string("--transport tls/wss needs a certificate, which this command cannot configure yet");
-    return std::nullopt;
-}
-
 }  // namespace
 
 int run_transfer(const CommonOptions& c, const TransferCommand& cmd, std::ostream& out, std::ostream& err) {
@@ -291,7 +296,7 @@ int run_transfer(const CommonOptions& c, const TransferCommand& cmd, std::ostrea
     if (!cmd.attended.empty())
         if (auto e = check_uri("--attended", cmd.attended, true)) return usage(*e);
     auto setup = prepare(c, {}, "127.0.0.1:0", err);
-    if (auto e = client_usage_error(setup)) return usage(*e);
+    if (!setup) return usage(setup.error());
     Client client(c, out, *setup);
     if (auto failed = client.start()) return *failed;
     Timeline& t = client.t;
@@ -336,7 +341,7 @@ int run_refer(const CommonOptions& c, const std::string& target, const std::stri
     if (refer_to.empty()) return usage("--refer-to URI is required");
     if (auto e = check_uri("--refer-to", refer_to, false)) return usage(*e);
     auto setup = prepare(c, {}, "127.0.0.1:0", err);
-    if (auto e = client_usage_error(setup)) return usage(*e);
+    if (!setup) return usage(setup.error());
     Client client(c, out, *setup);
     if (auto failed = client.start()) return *failed;
     Timeline& t = client.t;

@@ -27,6 +27,9 @@ struct CommonOptions {
     bool json = false;
     bool trace = false;
     bool quiet = false;
+    std::string tls_ca{};                   // PEM CAs to trust ("" = the system store)
+    std::string tls_cert{};                 // PEM certificate chain of our TLS/WSS listener
+    std::string tls_key{};                  // its private key
 };
 
 struct TransferCommand {

@@ -99,7 +99,10 @@ int main(int argc, char** argv) {
 
     referkit::cli::CommonOptions common;
     const auto add_common = [&common](CLI::App* sub, bool target) {
-        sub->add_option("--transport", common.transport, "udp|tcp|ws (tls/wss need certificates)")->capture_default_str();
+        sub->add_option("--transport", common.transport, "udp|tcp|tls|ws|wss")->capture_default_str();
+        sub->add_option("--tls-ca", common.tls_ca, "PEM file of the CAs to trust for tls/wss (default: the system store)");
+        sub->add_option("--tls-cert", common.tls_cert, "PEM certificate chain of our tls/wss listener (required for tls/wss)");
+        sub->add_option("--tls-key", common.tls_key, "PEM private key of --tls-cert");
         sub->add_option("--bind", common.bind,
                         target ? "ADDR:PORT to listen on when no --listen is given (default 127.0.0.1:5060)"
                                : "ADDR:PORT to listen on and send from (default 127.0.0.1:0; use a routable address off loopback)");

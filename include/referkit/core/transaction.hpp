@@ -110,7 +110,7 @@ struct TransactionEvent {
     EventKind kind = EventKind::terminated;
     TransactionId id;
     std::optional<Message> message;
-    Source source;          // request, ack, cancel: where the message came from
+    Source source;          // request, ack, cancel, response: where the message came from (its connection)
     bool repeated = false;  // response: see EventKind::response
     std::string to_tag;     // cancel: see EventKind::cancel
 };

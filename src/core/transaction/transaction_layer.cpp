@@ -387,7 +387,7 @@ struct TransactionLayer::Impl {
         if (it != clients.end() && it->second.held) end_client(it->second);
     }
 
-    void client_response(Message r) {
+    void client_response(Message r, const Source& from) {
         auto it = client_index.find(client_key(r.top_via().branch, r.cseq().method_text));  // §17.1.3
         if (it == client_index.end()) {
             ++counters.stray_responses;  // §18.1.2: matches no transaction, discarded
@@ -398,11 +398,11 @@ struct TransactionLayer::Impl {
             ++counters.stray_responses;  // a response to a CANCEL never sent
             return;
         }
-        if (tx.invite) invite_client_response(tx, std::move(r));
-        else non_invite_client_response(tx, std::move(r));
+        if (tx.invite) invite_client_response(tx, std::move(r), from);
+        else non_invite_client_response(tx, std::move(r), from);
     }
 
-    void invite_client_response(ClientTx& tx, Message r) {
+    void invite_client_response(ClientTx& tx, Message r, const Source& from) {
         const int s = r.status();
         switch (tx.ic) {
         case InviteClientState::calling:
@@ -411,7 +411,7 @@ struct TransactionLayer::Impl {
                 tx.ic = InviteClientState::proceeding;  // §17.1.1.2: no more retransmissions, no Timer B
                 disarm(tx.timers, Slot::retransmit);
                 disarm(tx.timers, Slot::timeout);
-                emit(EventKind::response, tx.id, std::move(r));
+                emit(EventKind::response, tx.id, std::move(r), from);
                 release_cancel(tx);
             } else if (s < 300) {
                 tx.ic = InviteClientState::accepted;  // RFC 6026 §8.4: Accepted, Timer M
@@ -419,7 +419,7 @@ struct TransactionLayer::Impl {
                 disarm(tx.timers, Slot::timeout);
                 arm(tx.timers, tx.id.value, TimerName::m, now + timer_64t1());
                 drop_held_cancel(tx);
-                emit(EventKind::response, tx.id, std::move(r));
+                emit(EventKind::response, tx.id, std::move(r), from);
             } else {
                 tx.ic = InviteClientState::completed;  // §17.1.1.2: ACK, Timer D
                 disarm(tx.timers, Slot::retransmit);
@@ -427,7 +427,7 @@ struct TransactionLayer::Impl {
                 tx.ack = SharedBuffer::copy_of(txn::build_ack(*tx.request, tx.via, r));
                 send(tx.id, tx.destination, tx.ack);
                 drop_held_cancel(tx);
-                emit(EventKind::response, tx.id, std::move(r));
+                emit(EventKind::response, tx.id, std::move(r), from);
                 if (tx.reliable) end_client(tx);  // Timer D = 0 on reliable transports
                 else arm(tx.timers, tx.id.value, TimerName::d, now + opt.timer_d);
             }
@@ -440,26 +440,26 @@ struct TransactionLayer::Impl {
             }
             return;
         case InviteClientState::accepted:
-            if (s >= 200 && s < 300) emit(EventKind::response, tx.id, std::move(r), {}, true);  // RFC 6026 §8.4
+            if (s >= 200 && s < 300) emit(EventKind::response, tx.id, std::move(r), from, true);  // RFC 6026 §8.4
             else ++counters.retransmissions_absorbed;
             return;
         case InviteClientState::terminated: return;
         }
     }
 
-    void non_invite_client_response(ClientTx& tx, Message r) {
+    void non_invite_client_response(ClientTx& tx, Message r, const Source& from) {
         const int s = r.status();
         switch (tx.nic) {
         case NonInviteClientState::trying:
         case NonInviteClientState::proceeding:
             if (s < 200) {
                 tx.nic = NonInviteClientState::proceeding;  // §17.1.2.2: Timer E continues, next at T2
-                emit(EventKind::response, tx.id, std::move(r));
+                emit(EventKind::response, tx.id, std::move(r), from);
             } else {
                 tx.nic = NonInviteClientState::completed;
                 disarm(tx.timers, Slot::retransmit);
                 disarm(tx.timers, Slot::timeout);
-                emit(EventKind::response, tx.id, std::move(r));
+                emit(EventKind::response, tx.id, std::move(r), from);
                 if (tx.reliable) end_client(tx);  // Timer K = 0 on reliable transports
                 else arm(tx.timers, tx.id.value, TimerName::k, now + opt.t4);
             }
@@ -786,7 +786,7 @@ struct TransactionLayer::Impl {
     // ============================ inputs
 
     void receive_message(Message m, const Source& from) {
-        if (m.is_response()) client_response(std::move(m));
+        if (m.is_response()) client_response(std::move(m), from);
         else server_request(std::move(m), from);
     }
 

@@ -86,7 +86,7 @@ void UserAgentCore::Impl::on_invite_response(Session& s, TransactionEvent& ev, c
         if (!m->to().tag.empty() && !s.dialog) {  // §12.1.2: an early dialog
             auto made = Dialog::as_uac(fields_of(s.invite), *m);
             if (made && dialogs.size() < config.max_dialogs) {
-                DialogEntry& d = add_dialog(std::move(*made), s.transport, 0, 1);
+                DialogEntry& d = add_dialog(std::move(*made), s.transport, ev.source.connection, 1);
                 d.session = s.id;
                 s.dialog = d.id;
             }
@@ -118,7 +118,9 @@ void UserAgentCore::Impl::on_invite_response(Session& s, TransactionEvent& ev, c
                 end_session(s, EndCause::failed, status, *m);
                 return;
             }
-            d = &add_dialog(std::move(*made), s.transport, 0, 1);
+            // The connection the answer came on carries the dialog's later requests (RFC 7118 §5: a WS
+            // peer's Contact is not reachable, only its connection is).
+            d = &add_dialog(std::move(*made), s.transport, ev.source.connection, 1);
             d->session = s.id;
             s.dialog = d->id;
         } else {

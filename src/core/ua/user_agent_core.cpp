@@ -552,7 +552,7 @@ void UserAgentCore::Impl::on_request_response(Request& r, TransactionEvent& ev, 
             if (DialogEntry* existing = find_dialog(r.out.call_id, r.out.from_tag, m->to().tag)) {
                 d = existing->id;
             } else if (auto made = Dialog::as_uac(f, *m); made && dialogs.size() < config.max_dialogs) {
-                DialogEntry& e = add_dialog(std::move(*made), r.out.destination.transport, 0, 1);
+                DialogEntry& e = add_dialog(std::move(*made), r.out.destination.transport, ev.source.connection, 1);
                 d = e.id;
                 r.usage_given = true;
             }

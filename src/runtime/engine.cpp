@@ -82,9 +82,9 @@ void Engine::Impl::accepted(Transport t, tcp::socket socket, const std::string& 
 }
 
 void Engine::Impl::dispatch(Transmit tx) {
-    if (opt.trace) opt.trace(TraceDirection::sent, tx.destination.transport, tx.destination.remote, tx.bytes.view());
     switch (tx.destination.transport) {
     case Transport::udp: {
+        if (opt.trace) opt.trace(TraceDirection::sent, Transport::udp, tx.destination.remote, tx.bytes.view());
         if (auto a = ip_literal(tx.destination.remote.host)) {
             send_udp(tx, *a);
             return;
@@ -133,9 +133,15 @@ void Engine::Impl::send_udp(const Transmit& tx, const asio::ip::address& to) {
 
 void Engine::Impl::send_stream(Transmit tx) {
     const Destination& d = tx.destination;
+    // The trace names the peer of the connection that carries the message, which for a reused
+    // connection is not the address the message was meant for (a WS peer's .invalid Contact).
+    const auto trace_to = [&](const Endpoint& peer) {
+        if (opt.trace) opt.trace(TraceDirection::sent, d.transport, peer, tx.bytes.view());
+    };
     // RFC 3261 §18.2.2 / §18.1.1: the named connection if it is open, else one to the same place.
     if (d.connection != 0) {
         if (auto it = conns.find(d.connection); it != conns.end() && it->second->usable()) {
+            trace_to(it->second->remote);
             it->second->send(std::move(tx.bytes), tx.transaction);
             return;
         }
@@ -143,10 +149,12 @@ void Engine::Impl::send_stream(Transmit tx) {
     for (auto& [cid, c] : conns) {
         if (c->transport != d.transport || !c->usable()) continue;
         if (same_remote(c->remote, d.remote) || (c->outgoing && c->dest_host == d.remote.host && c->remote.port == d.remote.port)) {
+            trace_to(c->remote);
             c->send(std::move(tx.bytes), tx.transaction);
             return;
         }
     }
+    trace_to(d.remote);
     auto c = make_conn(d.transport, d.remote, true, tcp::socket(io), opt.ws_client_path);
     if (!c) {
         log("no TLS client context");

@@ -53,8 +53,30 @@ TEST(ReferRequest, ExtraHeadersEachOnceAndReplaceDefaults) {
     EXPECT_EQ(value(*h, "r"), "<sip:other@example.org>");
     EXPECT_EQ(count(*h, "Supported"), 1u);
     EXPECT_EQ(value(*h, "Supported"), "replaces");
-    EXPECT_EQ(count(*h, "X-Foo"), 1u);
-    EXPECT_EQ(value(*h, "X-Foo"), "2");
+    // SPEC: every user header exactly once — two of one name both go out, in order.
+    EXPECT_EQ(count(*h, "X-Foo"), 2u);
+    std::vector<std::string> foo;
+    for (const auto& [n, v] : *h)
+        if (n == "X-Foo") foo.push_back(v);
+    EXPECT_EQ(foo, (std::vector<std::string>{"1", "2"}));
+}
+
+TEST(ReferRequest, RepeatableUserHeadersKeptAndSingletonsRefusedTwice) {
+    // Two P-Asserted-Identity values (RFC 3325 allows a sip and a tel URI) both reach the wire.
+    auto h = refer_request_headers(
+        "<sip:c@x>", {.extra_headers = {"P-Asserted-Identity: <sip:a@b>", "P-Asserted-Identity: <tel:+15551234>"}}, "sip:a@b");
+    ASSERT_TRUE(h);
+    EXPECT_EQ(count(*h, "P-Asserted-Identity"), 2u);
+    // A second Supported replaces nothing more: the default is replaced once, the next is added.
+    h = refer_request_headers("<sip:c@x>", {.extra_headers = {"Supported: replaces", "Supported: timer"}}, "sip:a@b");
+    ASSERT_TRUE(h);
+    EXPECT_EQ(count(*h, "Supported"), 2u);
+    // Refer-To, Referred-By, Refer-Sub and Target-Dialog are one per REFER.
+    for (const char* twice : {"Refer-To: <sip:x@y>", "Referred-By: <sip:x@y>", "Refer-Sub: false"}) {
+        auto bad = refer_request_headers("<sip:c@x>", {.extra_headers = {twice, twice}}, "sip:a@b");
+        ASSERT_FALSE(bad) << twice;
+        EXPECT_NE(bad.error().detail.find("given twice"), std::string::npos) << bad.error().detail;
+    }
 }
 
 TEST(ReferRequest, MalformedExtraHeaderRefused) {

@@ -4,6 +4,8 @@
 #include "referkit/core/header_id.hpp"
 #include "referkit/core/headers.hpp"
 
+#include <vector>
+
 namespace referkit {
 
 std::string target_dialog_value(const TargetDialog& d) {
@@ -39,7 +41,16 @@ std::expected<ReferHeaderList, ReferTargetError> refer_request_headers(std::stri
     if (!options.refer_sub) out.emplace_back("Refer-Sub", "false");  // RFC 4488 §4
     if (options.target_dialog) out.emplace_back("Target-Dialog", target_dialog_value(*options.target_dialog));
 
-    std::size_t defaults = out.size();
+    // SPEC: each user header goes out exactly once, in order; the first of a name replaces the
+    // default of that name. Headers a REFER carries once (RFC 3515 §2.1, RFC 3892, RFC 4488,
+    // RFC 4538) cannot be given twice.
+    const std::size_t defaults = out.size();
+    std::vector<bool> user_set(defaults, false);
+    const auto twice = [](std::string_view once) {
+        return std::unexpected(ReferTargetError{.code = ReferTargetErrc::bad_target,
+                                                .detail = "a REFER carries one " + std::string(once) +
+                                                          ", given twice in extra headers"});
+    };
     for (const std::string& line : options.extra_headers) {
         std::size_t colon = line.find(':');
         std::string_view name = colon == std::string::npos ? std::string_view{} : trim(std::string_view(line).substr(0, colon));
@@ -47,15 +58,22 @@ std::expected<ReferHeaderList, ReferTargetError> refer_request_headers(std::stri
             return std::unexpected(ReferTargetError{.code = ReferTargetErrc::bad_target,
                                                     .detail = "malformed extra header: " + line});
         std::string value(trim(std::string_view(line).substr(colon + 1)));
-        bool replaced = false;
-        for (std::size_t i = 0; i < out.size(); ++i) {
-            if (!same_header(out[i].first, name)) continue;
-            if (i < defaults) out[i].first = std::string(name);  // the user's spelling
-            out[i].second = value;
-            replaced = true;
-            break;
+        for (std::string_view once : {"Refer-To", "Referred-By", "Refer-Sub", "Target-Dialog"}) {
+            if (!same_header(name, once)) continue;
+            for (std::size_t i = defaults; i < out.size(); ++i)
+                if (same_header(out[i].first, once)) return twice(once);
+            for (std::size_t i = 0; i < defaults; ++i)
+                if (user_set[i] && same_header(out[i].first, once)) return twice(once);
         }
-        if (!replaced) out.emplace_back(std::string(name), std::move(value));
+        bool placed = false;
+        for (std::size_t i = 0; i < defaults && !placed; ++i) {
+            if (user_set[i] || !same_header(out[i].first, name)) continue;
+            out[i].first = std::string(name);  // the user's spelling
+            out[i].second = value;
+            user_set[i] = true;
+            placed = true;
+        }
+        if (!placed) out.emplace_back(std::string(name), std::move(value));
     }
     return out;
 }

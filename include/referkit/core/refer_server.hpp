@@ -36,7 +36,7 @@ struct ReferServerOptions {
     // Subscription duration granted in the first NOTIFY (RFC 3515 §2.4.4: the notifier chooses it)
     // and the upper bound of a refresh.
     std::uint32_t expires = 60;
-    bool allow_no_subscription = true;  // honour Refer-Sub: false when norefersub is listed (RFC 4488 §4)
+    bool allow_no_subscription = true;  // honour Refer-Sub: false (RFC 4488 §4)
     bool answer_200 = false;            // accept with 200 instead of 202 (RFC 7647 §5)
     EmbeddedHeaderPolicy embedded = EmbeddedHeaderPolicy::replaces_only;
     // NOTIFYs waiting behind the one in flight; beyond this, the newest provisional replaces the

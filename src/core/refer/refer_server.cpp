@@ -49,16 +49,6 @@ std::string phrase(int status, std::string_view reason) {
     return out;
 }
 
-bool lists_norefersub(const Message& m) {
-    for (HeaderId id : {HeaderId::supported, HeaderId::require}) {
-        auto tokens = m.tokens(id);
-        if (!tokens) continue;
-        for (std::string_view t : *tokens)
-            if (iequals(t, "norefersub")) return true;
-    }
-    return false;
-}
-
 // RFC 6665 §4.2.2: these failures of a NOTIFY remove the subscription (408 also covers Timer F).
 bool removes_subscription(int status) noexcept {
     switch (status) {
@@ -108,9 +98,10 @@ std::expected<ReferServerContext, ReferRequestError> ReferServerContext::from_re
     ctx.refer_to_ = std::string(refer.find(HeaderId::refer_to)->value);
     ctx.id_ = refer.cseq().number;
     ctx.in_dialog_ = !refer.to().tag.empty();
-    // RFC 4488 §4: honoured only by a recipient that supports the extension; we require the
-    // issuer to have listed norefersub too (it then knows no NOTIFY will come).
-    ctx.no_subscription_ = refer_sub_false && options.allow_no_subscription && lists_norefersub(refer);
+    // RFC 4488 §4: a recipient that supports the extension and is willing grants it by echoing
+    // Refer-Sub: false in the 2xx; the issuer learns it from there, so its own Supported does not
+    // matter (issuers that do not list norefersub are common).
+    ctx.no_subscription_ = refer_sub_false && options.allow_no_subscription;
     return ctx;
 }
 

@@ -11,6 +11,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "referkit/core/uri.hpp"
 #include "referkit/runtime/openssl_digest.hpp"
 
 namespace referkit {
@@ -81,6 +82,10 @@ struct UserAgent::Impl final : Driven {
     // Wraps the user's hooks so that an exception cannot escape into the core.
     ReferAgentConfig agent_config(ReferAgentConfig c, const std::string& aor) {
         if (c.aor.empty()) c.aor = aor;
+        // Bare user names ("bob") complete with the AOR's domain unless the application chose one.
+        if (c.default_domain.empty()) {
+            if (auto u = parse_uri(c.aor, UriContext::name_addr); u && !u->host.empty()) c.default_domain = std::string(u->host);
+        }
         if (c.refer_policy) {
             c.refer_policy = [this, policy = std::move(c.refer_policy)](const ReferServerContext& ctx) {
                 try {

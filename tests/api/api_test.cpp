@@ -8,6 +8,11 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/ip/udp.hpp>
+
+#include <array>
+#include <sstream>
+
 #include "party.hpp"
 
 namespace referkit::apitest {
@@ -325,7 +330,90 @@ TEST_P(TransferApi, UnsubscribeEndsTheTransferEarly) {
     EXPECT_EQ(ab.state(), SessionState::confirmed);  // an unknown outcome leaves the call up
 }
 
+// Finding 8: session.refer("carol") with default options completes the bare name with the AOR's
+// domain (ReferAgentConfig::default_domain left empty).
+TEST_P(TransferApi, BareUserNameTakesTheAorsDomain) {
+    UserAgentOptions bo;
+    bo.refer.refer_policy = [](const ReferServerContext&) {
+        return ReferDecision{.verdict = ReferVerdict::reject, .status = 603, .reason = {}};  // nothing is placed
+    };
+    Party a(io, "alice", GetParam()), b(io, "bob", GetParam(), Answer::ok, std::move(bo));
+    start(a);
+    start(b);
+    Session ab = call(a, b);
+    ASSERT_TRUE(ab.id());
+    auto t = ab.refer("carol");
+    ASSERT_TRUE(t.has_value()) << to_string(t.error().code) << " " << t.error().detail;
+    ASSERT_TRUE(run_until(io, [&] { return b.count(TransfereeEventKind::refer_received) == 1; }));
+    EXPECT_EQ(b.transferee().front().target, "sip:carol@127.0.0.1");
+    ASSERT_TRUE(run_until(io, [&] { return t->ended(); }));
+    EXPECT_EQ(t->outcome(), ReferOutcome::rejected);
+    EXPECT_EQ(t->final_response_status(), 603);
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, TransferApi, testing::Values(Transport::udp, Transport::tcp), transport_label);
+
+// Finding 9: the constructor's and refer()'s extra headers reach the wire, each once (refer()'s
+// wins for a name given in both), and receive_response sees the 1xx and the 4xx. The peer is a
+// bare UDP socket that answers the REFER by hand.
+TEST(TransferApiWire, ExtraHeadersReachTheWireAndReceiveResponseSeesEveryResponse) {
+    boost::asio::io_context io;
+    Party a(io, "alice", Transport::udp);
+    ASSERT_TRUE(a.start().has_value());
+    using boost::asio::ip::udp;
+    udp::socket peer(io, udp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+    const std::string recipient = "sip:bob@127.0.0.1:" + std::to_string(peer.local_endpoint().port());
+
+    std::vector<int> responses;
+    Recorder rec;
+    TransferOptions o;
+    o.extra_headers = {"X-Ctor: from-constructor", "Subject: constructor"};
+    o.receive_response = [&](const Message& m) { responses.push_back(m.status()); };
+    o.handlers = rec.handlers();
+    Transfer t(a.ua(), OutOfDialog{.recipient = recipient}, std::string("sip:carol@127.0.0.1"), std::move(o));
+    ASSERT_TRUE(t.refer(ReferCallOptions{.extra_headers = {"X-Call: from-refer", "Subject: refer"}, .receive_response = {}}));
+
+    std::array<char, 16384> buf{};
+    udp::endpoint from;
+    std::size_t got = 0;
+    peer.async_receive_from(boost::asio::buffer(buf), from, [&](boost::system::error_code ec, std::size_t n) {
+        if (!ec) got = n;
+    });
+    ASSERT_TRUE(run_until(io, [&] { return got > 0; }));
+    const std::string text(buf.data(), got);
+    auto refer = Message::parse(std::string_view(text));
+    ASSERT_TRUE(refer);
+    EXPECT_EQ(refer->method(), Method::refer);
+    ASSERT_NE(refer->find("X-Ctor"), nullptr);
+    EXPECT_EQ(refer->find("X-Ctor")->value, "from-constructor");
+    ASSERT_NE(refer->find("X-Call"), nullptr);
+    EXPECT_EQ(refer->find("X-Call")->value, "from-refer");
+    EXPECT_EQ(refer->count(HeaderId::subject), 1u);
+    ASSERT_NE(refer->find(HeaderId::subject), nullptr);
+    EXPECT_EQ(refer->find(HeaderId::subject)->value, "refer");
+
+    // Answer 100 then 486, copying Via, From, To, Call-ID and CSeq (RFC 3261 §8.2.6.2).
+    auto reply = [&](int status, std::string_view reason) {
+        std::string r = "SIP/2.0 " + std::to_string(status) + " " + std::string(reason) + "\r\n";
+        std::istringstream lines(text);
+        for (std::string line; std::getline(lines, line) && line != "\r";) {
+            const std::string name = line.substr(0, line.find(':'));
+            for (std::string_view keep : {"Via", "From", "Call-ID", "CSeq"})
+                if (iequals(name, keep)) r += line + "\n";
+            if (iequals(name, "To")) r += line.substr(0, line.size() - 1) + ";tag=peer1\r\n";
+        }
+        r += "Content-Length: 0\r\n\r\n";
+        peer.send_to(boost::asio::buffer(r), from);
+    };
+    reply(100, "Trying");
+    ASSERT_TRUE(run_until(io, [&] { return !responses.empty(); }));
+    reply(486, "Busy Here");
+    ASSERT_TRUE(run_until(io, [&] { return t.ended(); }));
+    EXPECT_EQ(responses, (std::vector<int>{100, 486}));
+    EXPECT_EQ(t.outcome(), ReferOutcome::rejected);
+    EXPECT_EQ(t.final_response_status(), 486);
+    EXPECT_EQ(rec.names, (std::vector<std::string>{"referRequestRejected", "ended"}));
+}
 
 TEST(TransferApiNames, SeedNamesAndAlias) {
     TransferEvent e;

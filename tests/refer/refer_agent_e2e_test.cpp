@@ -12,6 +12,7 @@
 
 #include "referkit/core/refer_agent.hpp"
 #include "referkit/core/user_agent_core.hpp"
+#include "refer_helpers.hpp"
 #include "sim_network.hpp"
 
 namespace referkit {
@@ -34,6 +35,8 @@ public:
     [[nodiscard]] std::optional<Time> next_deadline() const override {
         auto a = core_.next_deadline();
         auto b = extra_deadline ? extra_deadline() : std::nullopt;
+        for (const auto& l : later_)
+            if (!b || l.first < *b) b = l.first;
         if (!a) return b;
         if (!b) return a;
         return std::min(*a, *b);
@@ -42,7 +45,13 @@ public:
         core_.on_timer(now);
         if (extra_timer) extra_timer(now);
         pump(now);
+        test::run_due(later_, now, [&](auto& f) {
+            f(*this, now);
+            pump(now);
+        });
     }
+    // Runs f at virtual time `at` (the scripted application acting later), then pumps.
+    void later(Time at, std::function<void(UaNode&, Time)> f) { later_.emplace_back(at, std::move(f)); }
     void pump(Time now) {
         for (int guard = 0; guard < 10000; ++guard) {
             if (auto t = core_.poll_transmit()) {
@@ -67,6 +76,7 @@ private:
     sim::Network& net_;
     Endpoint address_;
     UserAgentCore core_;
+    std::vector<std::pair<Time, std::function<void(UaNode&, Time)>>> later_;
 };
 
 UserAgentConfig config(std::string aor, std::string host, std::uint64_t seed) {
@@ -184,6 +194,481 @@ TEST(ReferAgentE2e, BlindTransferInDialog) {
     auto bye = pos("BYE sip:");
     ASSERT_NE(bye, wire_from_a.end());
     EXPECT_LT(std::distance(wire_from_a.begin(), last_notify_ok.base() - 1), std::distance(wire_from_a.begin(), bye));
+}
+
+// ---------------------------------------------------------------- review fixes against a scripted peer
+
+bool empty_counts(const UaCounts& c) {
+    return c.sessions == 0 && c.dialogs == 0 && c.requests == 0 && c.incoming == 0 && c.transactions == 0 &&
+           c.timers == 0;
+}
+
+// Options that keep the call after a successful transfer.
+ReferOptions keep_call() {
+    ReferOptions o;
+    o.active_after_transfer = true;
+    return o;
+}
+
+// A (core + ReferAgent) and a scripted B (bare core) on the simulated network. B answers calls;
+// its REFERs and SUBSCRIBEs go to `b_refer` / `b_subscribe` (default: 200). Everything delivered is recorded.
+struct Rig {
+    explicit Rig(ReferAgentConfig cfg = agent_config(), UserAgentConfig a_config = config("sip:alice@192.0.2.1", "192.0.2.1:5060", 0x100))
+        : a(net, a_addr, std::move(a_config)), b(net, b_addr, config("sip:bob@192.0.2.2", "192.0.2.2:5060", 0x900)),
+          agent(a.core(), std::move(cfg)) {
+        a.core().on_local_address(Transport::tcp, a_addr, "192.0.2.1:5060");
+        b.core().on_local_address(Transport::tcp, b_addr, "192.0.2.2:5060");
+        net.on_deliver([this](const sim::Datagram& d, Time) {
+            delivered.push_back(d);
+            auto m = Message::parse(std::string_view(d.bytes));
+            if (!m) return;
+            wire.push_back(std::string(d.from == a_addr ? "A> " : "B> ") + std::string(m->start_line()) + " / " +
+                           std::to_string(m->cseq().number) + " " + std::string(m->cseq().method_text));
+        });
+        a.on_event = [this](UaNode&, UaEvent& ev, Time now) {
+            const bool taken = agent.handle(ev, now);
+            drain();
+            if (!taken) a_app.push_back(ev);
+        };
+        a.extra_deadline = [this] { return agent.next_deadline(); };
+        a.extra_timer = [this](Time now) {
+            agent.on_timer(now);
+            drain();
+        };
+        b.on_event = [this](UaNode& node, UaEvent& ev, Time now) {
+            if (ev.kind == UaEventKind::incoming_call) {
+                (void)node.core().answer(ev.session, AnswerOptions{}, now);
+            } else if (ev.kind == UaEventKind::request) {
+                if (ev.method == "REFER" && b_refer) b_refer(node, ev, now);
+                else if (ev.method == "SUBSCRIBE" && b_subscribe) b_subscribe(node, ev, now);
+                else (void)node.core().respond(ev.incoming, status(200), now);
+            }
+        };
+    }
+    static ReferAgentConfig agent_config() {
+        return ReferAgentConfig{.aor = "sip:alice@192.0.2.1", .default_domain = "192.0.2.3"};
+    }
+    static UaResponse status(int st, bool creates_dialog = false) {
+        UaResponse r;
+        r.status = st;
+        r.creates_dialog = creates_dialog;
+        return r;
+    }
+    static InDialogRequest notify(std::uint32_t id, std::string state, int status, std::string_view reason) {
+        return InDialogRequest{.method = "NOTIFY",
+                               .headers = {{"Event", "refer;id=" + std::to_string(id)}, {"Subscription-State", state}},
+                               .content_type = "message/sipfrag", .body = notify_body(status, reason)};
+    }
+    void drain() {
+        while (auto e = agent.poll_event()) a_events.push_back(e->second);
+    }
+    void run(Duration d) { net.run_until(net.now() + d); }
+    SessionId call() {
+        InviteOptions invite;
+        invite.target = "sip:bob@192.0.2.2:5060";
+        auto s = a.core().invite(invite, net.now());
+        EXPECT_TRUE(s);
+        a.pump(net.now());
+        run(2s);
+        EXPECT_EQ(a.core().session_state(*s), SessionState::confirmed);
+        return s ? *s : SessionId{};
+    }
+    // A calls B, then REFERs B to carol in that call (default options).
+    SessionId call_and_refer(ReferOptions options = {}) {
+        SessionId ab = call();
+        EXPECT_TRUE(agent.refer(ab, "sip:carol@192.0.2.3", std::move(options), net.now()));
+        a.pump(net.now());
+        return ab;
+    }
+    // B answers every REFER with `st` and does nothing else.
+    void answer_refers(int st) {
+        b_refer = [st](UaNode& node, UaEvent& ev, Time now) { (void)node.core().respond(ev.incoming, status(st), now); };
+    }
+    [[nodiscard]] std::vector<ReferEventKind> kinds() const {
+        std::vector<ReferEventKind> k;
+        for (const auto& e : a_events) k.push_back(e.kind);
+        return k;
+    }
+    [[nodiscard]] std::size_t responses_to_app() const {
+        return static_cast<std::size_t>(std::count_if(a_app.begin(), a_app.end(), [](const UaEvent& e) {
+            return e.kind == UaEventKind::response;
+        }));
+    }
+    // Messages starting with `start` whose CSeq method is `method`.
+    [[nodiscard]] std::size_t answers_to(std::string_view start, std::string_view method) const {
+        return static_cast<std::size_t>(std::count_if(wire.begin(), wire.end(), [&](const std::string& w) {
+            return w.starts_with(start) && w.ends_with(" " + std::string(method));
+        }));
+    }
+    [[nodiscard]] std::size_t on_wire(std::string_view needle) const {
+        return static_cast<std::size_t>(std::count_if(wire.begin(), wire.end(), [&](const std::string& w) {
+            return w.find(needle) != std::string::npos;
+        }));
+    }
+
+    sim::Network net{11};
+    Endpoint a_addr{"192.0.2.1", 5060}, b_addr{"192.0.2.2", 5060};
+    UaNode a, b;
+    ReferAgent agent;
+    std::vector<ReferEvent> a_events;
+    std::vector<UaEvent> a_app;  // events the agent did not take
+    std::vector<std::string> wire;
+    std::vector<sim::Datagram> delivered;
+    // B's application for REFER and SUBSCRIBE requests (unset, and for any other request: 200).
+    std::function<void(UaNode&, UaEvent&, Time)> b_refer, b_subscribe;
+};
+
+using K = ReferEventKind;
+
+// Out of dialog over TCP: B accepts the REFER (202, creating the dialog) and sends the final
+// NOTIFY (200 OK, terminated) at once.
+void transfer_out_of_dialog_over_tcp(Rig& r) {
+    r.b_refer = [&](UaNode& node, UaEvent& ev, Time now) {
+        auto d = node.core().respond(ev.incoming, Rig::status(202, true), now);
+        ASSERT_TRUE(d && *d);
+        ASSERT_TRUE(node.core().send_in_dialog(*d, Rig::notify(ev.message->cseq().number, "terminated;reason=noresource", 200, "OK"), now));
+    };
+    ASSERT_TRUE(r.agent.refer_out_of_dialog("sip:bob@192.0.2.2:5060;transport=tcp", "sip:carol@192.0.2.3", ReferOptions{},
+                                            r.net.now()));
+    r.a.pump(r.net.now());
+}
+
+// The first NOTIFY B put on the network.
+std::vector<sim::Datagram>::const_iterator first_notify_from_b(const Rig& r) {
+    return std::find_if(r.delivered.begin(), r.delivered.end(), [&](const sim::Datagram& d) {
+        auto m = Message::parse(std::string_view(d.bytes));
+        return d.from == r.b_addr && m && m->is_request() && m->method() == Method::notify;
+    });
+}
+
+// Finding 0: over TCP (Timer J = 0) an exact duplicate of the final NOTIFY, arriving after the
+// subscription ended, is answered 200 without any event; a NOTIFY with a new CSeq still gets 481.
+TEST(ReferAgentFixes, DuplicateFinalNotifyOverTcpIsAnswered200WithoutEvents) {
+    Rig r;
+    transfer_out_of_dialog_over_tcp(r);
+    r.run(5s);
+    ASSERT_FALSE(r.a_events.empty());
+    EXPECT_EQ(r.a_events.back().outcome, ReferOutcome::accepted);
+    EXPECT_EQ(r.agent.live(), 0u);
+    EXPECT_EQ(r.a.core().counts().dialogs, 0u);  // the subscription's dialog is gone
+    EXPECT_EQ(r.a.core().counts().transactions, 0u);  // reliable transport: nothing absorbs a retransmission
+    auto final_notify = first_notify_from_b(r);
+    ASSERT_NE(final_notify, r.delivered.end());
+    ASSERT_EQ(final_notify->transport, Transport::tcp);
+    const std::string dup = final_notify->bytes;
+    const std::size_t events = r.a_events.size(), app = r.a_app.size();
+
+    r.wire.clear();
+    r.net.send(Transport::tcp, r.b_addr, r.a_addr, dup);
+    r.run(1s);
+    EXPECT_EQ(r.on_wire("A> SIP/2.0 200"), 1u) << (r.wire.empty() ? "" : r.wire.back());
+    EXPECT_EQ(r.on_wire("A> SIP/2.0 481"), 0u);
+
+    // The same NOTIFY with a new CSeq (and branch) is a new request for an ended subscription.
+    std::string fresh = dup;
+    auto cseq = Message::parse(std::string_view(dup))->cseq().number;
+    auto at = fresh.find("CSeq: " + std::to_string(cseq) + " NOTIFY");
+    ASSERT_NE(at, std::string::npos);
+    fresh.replace(at, 6 + std::to_string(cseq).size(), "CSeq: " + std::to_string(cseq + 1));
+    auto br = fresh.find("z9hG4bK");
+    ASSERT_NE(br, std::string::npos);
+    fresh.insert(br + 7, "x1");
+    r.wire.clear();
+    r.net.send(Transport::tcp, r.b_addr, r.a_addr, fresh);
+    r.run(1s);
+    EXPECT_EQ(r.on_wire("A> SIP/2.0 481"), 1u) << (r.wire.empty() ? "" : r.wire.back());
+    EXPECT_EQ(r.a_events.size(), events);  // no event raised by either
+    EXPECT_EQ(r.a_app.size(), app);
+}
+
+// Finding 0: the memory is bounded in time (configurable; here 5 s): later, the duplicate gets 481.
+TEST(ReferAgentFixes, FinalNotifyMemoryExpires) {
+    UserAgentConfig ac = config("sip:alice@192.0.2.1", "192.0.2.1:5060", 0x100);
+    ac.final_notify_memory = 5s;
+    Rig r(Rig::agent_config(), std::move(ac));
+    transfer_out_of_dialog_over_tcp(r);
+    r.run(2s);
+    ASSERT_EQ(r.agent.live(), 0u);
+    auto final_notify = first_notify_from_b(r);
+    ASSERT_NE(final_notify, r.delivered.end());
+    const std::string dup = final_notify->bytes;
+    r.run(10s);
+    r.wire.clear();
+    r.net.send(Transport::tcp, r.b_addr, r.a_addr, dup);
+    r.run(1s);
+    EXPECT_EQ(r.on_wire("A> SIP/2.0 481"), 1u);
+}
+
+// Finding 4: B challenges the REFER (401); the retry has a higher CSeq and B's NOTIFY carrying it
+// arrives before the 2xx: it is accepted (200), not 481.
+TEST(ReferAgentFixes, NotifyAfterDigestRetryBeatsThe2xx) {
+    UserAgentConfig ac = config("sip:alice@192.0.2.1", "192.0.2.1:5060", 0x100);
+    ac.credentials = {Credentials{.username = "alice", .password = "secret", .realm = ""}};
+    ac.digest_hash = [](DigestAlgorithm, std::string_view) { return std::string(32, 'a'); };  // B does not verify
+    Rig r(Rig::agent_config(), std::move(ac));
+    std::vector<std::uint32_t> refer_cseqs;
+    r.b_refer = [&](UaNode& node, UaEvent& ev, Time now) {
+        const std::uint32_t id = ev.message->cseq().number;
+        refer_cseqs.push_back(id);
+        if (ev.message->find(HeaderId::authorization) == nullptr) {
+            UaResponse challenge = Rig::status(401);
+            challenge.headers = {{"WWW-Authenticate", "Digest realm=\"example.com\", nonce=\"n1\", qop=\"auth\", algorithm=MD5"}};
+            (void)node.core().respond(ev.incoming, challenge, now);
+            return;
+        }
+        ASSERT_TRUE(node.core().send_in_dialog(ev.dialog, Rig::notify(id, "active;expires=60", 100, "Trying"), now));
+        node.later(now + 1s, [incoming = ev.incoming, dialog = ev.dialog, id](UaNode& n, Time t) {
+            (void)n.core().respond(incoming, Rig::status(202), t);
+            (void)n.core().send_in_dialog(dialog, Rig::notify(id, "terminated;reason=noresource", 200, "OK"), t);
+        });
+    };
+    SessionId ab = r.call_and_refer(keep_call());
+    r.run(5s);
+    ASSERT_EQ(refer_cseqs.size(), 2u);
+    EXPECT_GT(refer_cseqs[1], refer_cseqs[0]);
+    EXPECT_EQ(r.kinds(), (std::vector<K>{K::refer_progress, K::notify, K::refer_request_accepted, K::refer_accepted,
+                                         K::notify, K::ended}));
+    ASSERT_FALSE(r.a_events.empty());
+    EXPECT_EQ(r.a_events.front().id, refer_cseqs[1]);
+    EXPECT_EQ(r.a_events.back().outcome, ReferOutcome::accepted);
+    EXPECT_EQ(r.on_wire("A> SIP/2.0 481"), 0u);
+    EXPECT_EQ(r.answers_to("A> SIP/2.0 200", "NOTIFY"), 2u);
+    EXPECT_EQ(r.responses_to_app(), 0u);
+    // The dialog's CSeq moved past the retry: the next request is not refused 500 (RFC 3261 §12.2.2).
+    ASSERT_TRUE(r.a.core().bye(ab, r.net.now()));
+    r.a.pump(r.net.now());
+    r.run(3s);
+    EXPECT_EQ(r.answers_to("B> SIP/2.0 200", "BYE"), 1u);
+    auto bye = std::find_if(r.wire.begin(), r.wire.end(), [](const std::string& w) { return w.starts_with("A> BYE "); });
+    ASSERT_NE(bye, r.wire.end());
+    EXPECT_NE(bye->find(" / " + std::to_string(refer_cseqs[1] + 1) + " BYE"), std::string::npos) << *bye;
+}
+
+// Finding 5: a NOTIFY refused 400 (garbled sipfrag) that says terminated ends the context at once,
+// before the 2xx; the 2xx then raises nothing and does not leak to the application.
+TEST(ReferAgentFixes, RefusedTerminatingNotifyBeforeThe2xxEndsAtOnce) {
+    Rig r;
+    r.b_refer = [&](UaNode& node, UaEvent& ev, Time now) {
+        InDialogRequest bad = Rig::notify(ev.message->cseq().number, "terminated;reason=noresource", 200, "OK");
+        bad.body = "this is no sipfrag\r\n";
+        ASSERT_TRUE(node.core().send_in_dialog(ev.dialog, bad, now));
+        node.later(now + 2s, [incoming = ev.incoming](UaNode& n, Time t) { (void)n.core().respond(incoming, Rig::status(202), t); });
+    };
+    SessionId ab = r.call_and_refer();
+    r.run(1s);  // the NOTIFY came, the 2xx not yet
+    EXPECT_EQ(r.on_wire("A> SIP/2.0 400"), 1u);
+    EXPECT_EQ(r.kinds(), (std::vector<K>{K::ended}));
+    ASSERT_FALSE(r.a_events.empty());
+    EXPECT_EQ(r.a_events.back().outcome, ReferOutcome::unknown);
+    EXPECT_EQ(r.a_events.back().cause, ReferCause::refused_notify);
+    EXPECT_EQ(r.agent.live(), 0u);
+    r.run(5s);  // the 2xx arrives
+    EXPECT_EQ(r.on_wire("B> SIP/2.0 202"), 1u);
+    EXPECT_EQ(r.kinds(), (std::vector<K>{K::ended}));
+    EXPECT_EQ(r.responses_to_app(), 0u);
+    EXPECT_EQ(r.a.core().session_state(ab), SessionState::confirmed);  // unknown outcome: the call stays
+}
+
+// Finding 6: after a final sipfrag arrived before the 2xx, a later NOTIFY answered 200 still raises
+// `notify`.
+TEST(ReferAgentFixes, NotifyAfterAnEarlyFinalStillRaisesNotify) {
+    Rig r;
+    r.b_refer = [&](UaNode& node, UaEvent& ev, Time now) {
+        const std::uint32_t id = ev.message->cseq().number;
+        ASSERT_TRUE(node.core().send_in_dialog(ev.dialog, Rig::notify(id, "active;expires=60", 200, "OK"), now));
+        node.later(now + 500ms, [dialog = ev.dialog, id](UaNode& n, Time t) {
+            (void)n.core().send_in_dialog(dialog, Rig::notify(id, "terminated;reason=noresource", 200, "OK"), t);
+        });
+        node.later(now + 2s, [incoming = ev.incoming](UaNode& n, Time t) { (void)n.core().respond(incoming, Rig::status(202), t); });
+    };
+    SessionId ab = r.call_and_refer(keep_call());
+    r.run(5s);
+    EXPECT_EQ(r.answers_to("A> SIP/2.0 200", "NOTIFY"), 2u);
+    EXPECT_EQ(r.kinds(), (std::vector<K>{K::refer_accepted, K::notify, K::notify, K::refer_request_accepted, K::ended}));
+    ASSERT_FALSE(r.a_events.empty());
+    EXPECT_EQ(r.a_events.back().outcome, ReferOutcome::accepted);
+    EXPECT_EQ(r.a.core().session_state(ab), SessionState::confirmed);  // active_after_transfer
+}
+
+// Finding 7: a refreshing SUBSCRIBE answered 481 is the agent's (it does not leak to the
+// application) and ends the context: unknown, subscription_ended.
+TEST(ReferAgentFixes, RefreshAnswered481EndsTheContext) {
+    Rig r;
+    r.b_subscribe = [&](UaNode& node, UaEvent& ev, Time now) {
+        (void)node.core().respond(ev.incoming, Rig::status(481), now);
+    };
+    r.b_refer = [&](UaNode& node, UaEvent& ev, Time now) {
+        (void)node.core().respond(ev.incoming, Rig::status(202), now);
+        ASSERT_TRUE(node.core().send_in_dialog(ev.dialog, Rig::notify(ev.message->cseq().number, "active;expires=40", 100, "Trying"), now));
+    };
+    SessionId ab = r.call_and_refer();
+    r.run(30s);  // refresh at half of 40 s
+    EXPECT_EQ(r.on_wire("B> SIP/2.0 481"), 1u);
+    EXPECT_EQ(r.kinds(), (std::vector<K>{K::refer_request_accepted, K::refer_progress, K::notify, K::ended}));
+    ASSERT_FALSE(r.a_events.empty());
+    EXPECT_EQ(r.a_events.back().outcome, ReferOutcome::unknown);
+    EXPECT_EQ(r.a_events.back().cause, ReferCause::subscription_ended);
+    EXPECT_EQ(r.responses_to_app(), 0u);
+    EXPECT_EQ(r.agent.live(), 0u);
+    EXPECT_EQ(r.a.core().session_state(ab), SessionState::confirmed);
+}
+
+// Finding 7: the unsubscribing SUBSCRIBE's 200 does not leak either.
+TEST(ReferAgentFixes, UnsubscribeResponseIsTheAgents) {
+    Rig r;
+    r.b_refer = [&](UaNode& node, UaEvent& ev, Time now) {
+        (void)node.core().respond(ev.incoming, Rig::status(202), now);
+        ASSERT_TRUE(node.core().send_in_dialog(ev.dialog, Rig::notify(ev.message->cseq().number, "active;expires=60", 100, "Trying"), now));
+    };
+    SessionId ab = r.call();
+    auto h = r.agent.refer(ab, "sip:carol@192.0.2.3", ReferOptions{}, r.net.now());
+    ASSERT_TRUE(h);
+    r.a.pump(r.net.now());
+    r.run(2s);
+    ASSERT_TRUE(r.agent.unsubscribe(*h, r.net.now()));
+    r.a.pump(r.net.now());
+    r.run(40s);  // B sends no final NOTIFY: the NOTIFY wait ends it
+    EXPECT_EQ(r.answers_to("B> SIP/2.0 200", "SUBSCRIBE"), 1u);
+    ASSERT_FALSE(r.a_events.empty());
+    EXPECT_EQ(r.a_events.back().cause, ReferCause::unsubscribed);
+    EXPECT_EQ(r.responses_to_app(), 0u);
+}
+
+// Finding 10: a forked out-of-dialog REFER (RFC 6665 §4.1.2.4): a NOTIFY from a second notifier
+// (new From tag) after the 2xx creates a dialog of its own and reaches the same context; every
+// dialog is released when the context ends.
+TEST(ReferAgentFixes, ForkedOutOfDialogReferAcceptsNotifiesFromEachFork) {
+    Rig r;
+    r.b_refer = [&](UaNode& node, UaEvent& ev, Time now) {
+        auto d = node.core().respond(ev.incoming, Rig::status(202, true), now);
+        ASSERT_TRUE(d && *d);
+        ASSERT_TRUE(node.core().send_in_dialog(*d, Rig::notify(ev.message->cseq().number, "active;expires=60", 100, "Trying"), now));
+    };
+    ASSERT_TRUE(r.agent.refer_out_of_dialog("sip:bob@192.0.2.2:5060", "sip:carol@192.0.2.3", ReferOptions{}, r.net.now()));
+    r.a.pump(r.net.now());
+    r.run(2s);
+    EXPECT_EQ(r.kinds(), (std::vector<K>{K::refer_request_accepted, K::refer_progress, K::notify}));
+    auto first = first_notify_from_b(r);
+    ASSERT_NE(first, r.delivered.end());
+    // The other fork's NOTIFY: same Call-ID and To (our tag), its own From tag, final status.
+    std::string fork = first->bytes;
+    const std::string b_tag(Message::parse(std::string_view(first->bytes))->from().tag);
+    auto replace = [&](std::string_view from, std::string_view to) {
+        auto at = fork.find(from);
+        ASSERT_NE(at, std::string::npos) << from;
+        fork.replace(at, from.size(), to);
+    };
+    replace(";tag=" + b_tag, ";tag=fork2");
+    replace("z9hG4bK", "z9hG4bKf2");
+    replace("active;expires=60", "terminated;reason=noresource");
+    replace("SIP/2.0 100 Trying", "SIP/2.0 200 Trying");  // same length: Content-Length holds
+    r.wire.clear();
+    r.net.send(Transport::udp, r.b_addr, r.a_addr, fork);
+    r.run(1s);
+    EXPECT_EQ(r.answers_to("A> SIP/2.0 200", "NOTIFY"), 1u);
+    EXPECT_EQ(r.on_wire("A> SIP/2.0 481"), 0u);
+    EXPECT_EQ(r.kinds(), (std::vector<K>{K::refer_request_accepted, K::refer_progress, K::notify, K::refer_accepted,
+                                         K::notify, K::ended}));
+    ASSERT_FALSE(r.a_events.empty());
+    EXPECT_EQ(r.a_events.back().outcome, ReferOutcome::accepted);
+    EXPECT_EQ(r.agent.live(), 0u);
+    EXPECT_EQ(r.a.core().counts().dialogs, 0u);  // both forks' dialogs released
+    for (const UaEvent& e : r.a_app) EXPECT_NE(e.kind, UaEventKind::request) << e.method;
+}
+
+// Finding 3: the policy option hangs up the call after a 481 to the REFER; off by default.
+TEST(ReferAgentFixes, ByeOn481PolicyEndsTheCall) {
+    for (bool policy : {false, true}) {
+        SCOPED_TRACE(policy ? "policy on" : "policy off");
+        ReferAgentConfig cfg = Rig::agent_config();
+        cfg.bye_on_refer_481_408 = policy;
+        Rig r(std::move(cfg));
+        r.answer_refers(481);
+        SessionId ab = r.call_and_refer();
+        r.run(5s);
+        EXPECT_EQ(r.kinds(), (std::vector<K>{K::refer_request_rejected, K::ended}));
+        ASSERT_FALSE(r.a_events.empty());
+        EXPECT_EQ(r.a_events.back().outcome, ReferOutcome::rejected);
+        EXPECT_EQ(r.on_wire("A> BYE "), policy ? 1u : 0u);
+        if (policy) EXPECT_FALSE(r.a.core().session_state(ab).has_value());
+        else EXPECT_EQ(r.a.core().session_state(ab), SessionState::confirmed);
+    }
+}
+
+// Finding 3: with the policy on, a REFER that times out (synthesised 408) also hangs up the call.
+TEST(ReferAgentFixes, ByeOn408PolicyHangsUpAfterATimeout) {
+    ReferAgentConfig cfg = Rig::agent_config();
+    cfg.bye_on_refer_481_408 = true;
+    Rig r(std::move(cfg));
+    SessionId ab = r.call();
+    sim::LinkConfig dead;
+    dead.loss = 1.0;
+    r.net.set_link(r.a_addr, r.b_addr, dead);
+    ASSERT_TRUE(r.agent.refer(ab, "sip:carol@192.0.2.3", ReferOptions{}, r.net.now()));
+    r.a.pump(r.net.now());
+    r.run(33s);  // Timer F
+    EXPECT_EQ(r.kinds(), (std::vector<K>{K::refer_request_rejected, K::ended}));
+    ASSERT_FALSE(r.a_events.empty());
+    EXPECT_EQ(r.a_events.back().outcome, ReferOutcome::failed);
+    EXPECT_EQ(r.a_events.back().cause, ReferCause::refer_timeout);
+    EXPECT_NE(r.a.core().session_state(ab), SessionState::confirmed);  // BYE sent (ending) or already gone
+    r.run(40s);
+    EXPECT_FALSE(r.a.core().session_state(ab).has_value());
+}
+
+// Finding 9: B accepts the REFER, then vanishes (no NOTIFY ever): the NOTIFY wait ends the context
+// (unknown, no_notify); nothing leaks and the call is still usable.
+TEST(ReferAgentFixes, PeerVanishesAfterThe2xx) {
+    Rig r;
+    r.answer_refers(202);
+    SessionId ab = r.call_and_refer();
+    r.run(31s);
+    EXPECT_EQ(r.agent.live(), 1u);
+    r.run(5s);  // 32 s after the 2xx
+    EXPECT_EQ(r.kinds(), (std::vector<K>{K::refer_request_accepted, K::ended}));
+    ASSERT_FALSE(r.a_events.empty());
+    EXPECT_EQ(r.a_events.back().outcome, ReferOutcome::unknown);
+    EXPECT_EQ(r.a_events.back().cause, ReferCause::no_notify);
+    EXPECT_EQ(r.agent.live(), 0u);
+    EXPECT_EQ(r.responses_to_app(), 0u);
+    r.a_app.clear();
+    ASSERT_TRUE(r.a.core().reinvite(ab, ReinviteOptions{}, r.net.now()));
+    r.a.pump(r.net.now());
+    r.run(3s);
+    EXPECT_TRUE(std::any_of(r.a_app.begin(), r.a_app.end(),
+                            [](const UaEvent& e) { return e.kind == UaEventKind::answer_received; }));
+    EXPECT_EQ(r.a.core().session_state(ab), SessionState::confirmed);
+}
+
+// Finding 9: a malformed NOTIFY (garbled sipfrag) through the full stack gets 400, raises no event
+// and changes nothing; the transfer and the call go on.
+TEST(ReferAgentFixes, MalformedNotifyIs400AndRaisesNothing) {
+    Rig r;
+    r.b_refer = [&](UaNode& node, UaEvent& ev, Time now) {
+        const std::uint32_t id = ev.message->cseq().number;
+        (void)node.core().respond(ev.incoming, Rig::status(202), now);
+        InDialogRequest bad = Rig::notify(id, "active;expires=60", 100, "Trying");
+        bad.body = "SIP/2.0 abc Broken\r\n";
+        ASSERT_TRUE(node.core().send_in_dialog(ev.dialog, bad, now));
+        node.later(now + 1s, [dialog = ev.dialog, id](UaNode& n, Time t) {
+            (void)n.core().send_in_dialog(dialog, Rig::notify(id, "terminated;reason=noresource", 486, "Busy Here"), t);
+        });
+    };
+    SessionId ab = r.call_and_refer();
+    r.run(500ms);
+    EXPECT_EQ(r.answers_to("A> SIP/2.0 400", "NOTIFY"), 1u);
+    EXPECT_EQ(r.kinds(), (std::vector<K>{K::refer_request_accepted}));
+    EXPECT_EQ(r.agent.live(), 1u);
+    r.run(3s);
+    EXPECT_EQ(r.kinds(), (std::vector<K>{K::refer_request_accepted, K::refer_rejected, K::notify, K::ended}));
+    EXPECT_EQ(r.a_events.back().outcome, ReferOutcome::rejected);
+    for (const UaEvent& e : r.a_app) EXPECT_NE(e.kind, UaEventKind::request);
+    EXPECT_EQ(r.a.core().session_state(ab), SessionState::confirmed);
+    ASSERT_TRUE(r.a.core().bye(ab, r.net.now()));
+    r.a.pump(r.net.now());
+    r.run(60s);  // past Timer J / K (64*T1)
+    EXPECT_FALSE(r.a.core().session_state(ab).has_value());
+    EXPECT_TRUE(empty_counts(r.a.core().counts()));
 }
 
 }  // namespace

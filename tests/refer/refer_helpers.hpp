@@ -1,9 +1,13 @@
 // Builders of NOTIFY requests for the REFER tests.
 #pragma once
+#include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "referkit/core/message.hpp"
+#include "referkit/core/time.hpp"
 
 namespace referkit::test {
 
@@ -36,6 +40,21 @@ inline Message notify(const NotifySpec& s) {
     auto m = Message::parse(notify_text(s));
     if (!m) throw std::runtime_error("test NOTIFY does not parse: " + m.error().describe());
     return std::move(*m);
+}
+
+// Scripted actions of a test node: each one due at or before `now` is removed, then given to
+// `run` (in the order they were scheduled; `run` may schedule more).
+template <class F, class Run>
+void run_due(std::vector<std::pair<Time, F>>& later, Time now, Run&& run) {
+    for (std::size_t i = 0; i < later.size();) {
+        if (later[i].first > now) {
+            ++i;
+            continue;
+        }
+        F f = std::move(later[i].second);
+        later.erase(later.begin() + static_cast<std::ptrdiff_t>(i));
+        run(f);
+    }
 }
 
 }  // namespace referkit::test

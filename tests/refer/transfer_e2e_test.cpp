@@ -12,6 +12,7 @@
 
 #include "referkit/core/refer_agent.hpp"
 #include "referkit/core/user_agent_core.hpp"
+#include "refer_helpers.hpp"
 #include "sim_network.hpp"
 
 namespace referkit {
@@ -60,16 +61,10 @@ public:
         agent_.on_timer(now);
         drain_agent();
         pump(now);
-        for (std::size_t i = 0; i < later_.size();) {
-            if (later_[i].first > now) {
-                ++i;
-                continue;
-            }
-            auto f = std::move(later_[i].second);
-            later_.erase(later_.begin() + static_cast<std::ptrdiff_t>(i));
+        test::run_due(later_, now, [&](auto& f) {
             f(now);
             pump(now);
-        }
+        });
     }
     void pump(Time now) {
         for (int guard = 0; guard < 100000; ++guard) {
@@ -200,14 +195,52 @@ std::size_t count(const std::vector<TransfereeEvent>& events, TransfereeEventKin
     return static_cast<std::size_t>(std::count_if(events.begin(), events.end(), [&](const auto& e) { return e.kind == k; }));
 }
 
+// 10 % loss, duplication and reordering, 20-50 ms latency.
+sim::LinkConfig lossy() {
+    return sim::LinkConfig{.latency = 20ms, .jitter = 30ms, .loss = 0.1, .duplicate = 0.1, .reorder = 0.1,
+                           .reorder_delay = 150ms};
+}
+
 struct World {
     explicit World(std::uint64_t seed)
         : net(seed), a(net, "alice", {"192.0.2.1", 5060}, 0x1000 + seed), b(net, "bob", {"192.0.2.2", 5060}, 0x2000 + seed),
           c(net, "carol", {"192.0.2.3", 5060}, 0x3000 + seed) {}
     void run(Duration d) { net.run_until(net.now() + d); }
+    // A calls B (given `setup` to be confirmed), REFERs B to C in that call, then runs `then`.
+    SessionId call_and_refer(Duration then, Duration setup = 2s) {
+        SessionId ab = a.call(b, net.now());
+        run(setup);
+        EXPECT_EQ(a.core().session_state(ab), SessionState::confirmed);
+        EXPECT_TRUE(a.agent().refer(ab, c.uri(), ReferOptions{}, net.now()));
+        a.pump(net.now());
+        run(then);
+        return ab;
+    }
+    // `p` hangs up `call`; then nothing may be left in any core once the network is idle.
+    void hang_up_and_expect_empty(Party& p, SessionId call, Duration bound = 120s) {
+        EXPECT_TRUE(p.core().bye(call, net.now()));
+        p.pump(net.now());
+        EXPECT_TRUE(net.run_until_idle(net.now() + bound));
+        for (Party* q : {&a, &b, &c}) EXPECT_TRUE(empty(q->core().counts())) << describe(q->core().counts());
+    }
     sim::Network net;
     Party a, b, c;
 };
+
+// Both sides saw the transfer end exactly once: A's context with `outcome` after one 2xx to the
+// REFER, B's transfer with the target's final status.
+void expect_ended_once(const World& w, ReferOutcome outcome, int target_status) {
+    EXPECT_EQ(count(w.a.refer_events, ReferEventKind::ended), 1u);
+    EXPECT_EQ(count(w.a.refer_events, ReferEventKind::refer_request_accepted), 1u);
+    ASSERT_FALSE(w.a.refer_events.empty());
+    EXPECT_EQ(w.a.refer_events.back().kind, ReferEventKind::ended);
+    EXPECT_EQ(w.a.refer_events.back().outcome, outcome);
+    EXPECT_EQ(count(w.b.transferee_events, TransfereeEventKind::refer_received), 1u);
+    EXPECT_EQ(count(w.b.transferee_events, TransfereeEventKind::transfer_ended), 1u);
+    ASSERT_FALSE(w.b.transferee_events.empty());
+    EXPECT_EQ(w.b.transferee_events.back().kind, TransfereeEventKind::transfer_ended);
+    EXPECT_EQ(w.b.transferee_events.back().status, target_status);
+}
 
 // ---------------------------------------------------------------- blind transfer
 
@@ -435,11 +468,7 @@ TEST(TransferE2e, UnreachableTargetGivesASynthesised408) {
 TEST(TransferE2e, TransferorHangsUpDuringTheTransferNothingLeaks) {
     World w(12);
     w.c.script = CallScript{.provisional = 180, .final = 200, .delay = 5s};
-    SessionId ab = w.a.call(w.b, w.net.now());
-    w.run(2s);
-    ASSERT_TRUE(w.a.agent().refer(ab, w.c.uri(), ReferOptions{}, w.net.now()));
-    w.a.pump(w.net.now());
-    w.run(1s);
+    SessionId ab = w.call_and_refer(1s);
     ASSERT_TRUE(w.a.core().bye(ab, w.net.now()));  // A gives up on the call mid-transfer
     w.a.pump(w.net.now());
     w.run(20s);
@@ -487,6 +516,119 @@ TEST(TransferE2e, MalformedReferIs400AndStraySubscribeIs403WithNoEvent) {
     EXPECT_EQ(w.b.agent().transferees_live(), 0u);
     EXPECT_TRUE(w.c.incoming.empty());
     EXPECT_EQ(w.b.core().session_state(w.b.incoming.at(0)), SessionState::confirmed);
+}
+
+// ---------------------------------------------------------------- review fixes (full stack)
+
+// Finding 1: a REFER that gets no answer ends failed (refer_timeout), not rejected; the call stays up.
+TEST(TransferE2e, ReferToAPeerThatNeverAnswersFailsWithTimeoutAndTheCallStaysUsable) {
+    World w(20);
+    const Endpoint a_addr{"192.0.2.1", 5060}, b_addr{"192.0.2.2", 5060};
+    SessionId ab = w.a.call(w.b, w.net.now());
+    w.run(2s);
+    ASSERT_EQ(w.a.core().session_state(ab), SessionState::confirmed);
+    sim::LinkConfig dead;
+    dead.loss = 1.0;
+    w.net.set_link(a_addr, b_addr, dead);  // B never sees the REFER
+    std::vector<int> seen;
+    ReferOptions o;
+    o.receive_response = [&](const Message& m) { seen.push_back(m.status()); };
+    ASSERT_TRUE(w.a.agent().refer(ab, w.c.uri(), std::move(o), w.net.now()));
+    w.a.pump(w.net.now());
+    w.run(40s);  // Timer F = 64*T1 = 32 s
+    using K = ReferEventKind;
+    EXPECT_EQ(kinds(w.a.refer_events), (std::vector<K>{K::refer_request_rejected, K::ended}));
+    ASSERT_FALSE(w.a.refer_events.empty());
+    EXPECT_EQ(w.a.refer_events.front().status, 408);
+    EXPECT_EQ(w.a.refer_events.back().outcome, ReferOutcome::failed);
+    EXPECT_EQ(w.a.refer_events.back().cause, ReferCause::refer_timeout);
+    EXPECT_EQ(seen, (std::vector<int>{408}));  // receive_response saw the synthesised 408
+    EXPECT_EQ(w.a.agent().live(), 0u);
+    EXPECT_EQ(w.a.core().session_state(ab), SessionState::confirmed);
+
+    // The call is still usable: a re-INVITE is answered, then the BYE ends it cleanly.
+    w.net.set_link(a_addr, b_addr, sim::LinkConfig{});
+    w.a.events.clear();
+    ASSERT_TRUE(w.a.core().reinvite(ab, ReinviteOptions{}, w.net.now()));
+    w.a.pump(w.net.now());
+    w.run(5s);
+    EXPECT_TRUE(std::any_of(w.a.events.begin(), w.a.events.end(),
+                            [](const UaEvent& e) { return e.kind == UaEventKind::answer_received; }));
+    EXPECT_EQ(w.a.core().session_state(ab), SessionState::confirmed);
+    w.hang_up_and_expect_empty(w.a, ab);
+    EXPECT_EQ(w.a.ended[ab.value], EndCause::bye_local);
+}
+
+// Finding 2: REFER is a target refresh request (RFC 3515 §2.4.1): exactly one Contact, in and
+// out of a dialog.
+TEST(TransferE2e, EveryReferCarriesExactlyOneContact) {
+    World w(21);
+    std::vector<std::size_t> contacts;  // Contact count of each REFER A sends
+    w.net.on_deliver([&](const sim::Datagram& d, Time) {
+        if (!(d.from == Endpoint{"192.0.2.1", 5060})) return;
+        auto m = Message::parse(std::string_view(d.bytes));
+        if (m && m->is_request() && m->method() == Method::refer) contacts.push_back(m->count(HeaderId::contact));
+    });
+    SessionId ab = w.a.call(w.b, w.net.now());
+    w.run(2s);
+    ReferOptions keep;
+    keep.active_after_transfer = true;
+    ASSERT_TRUE(w.a.agent().refer(ab, w.c.uri(), std::move(keep), w.net.now()));
+    w.a.pump(w.net.now());
+    w.run(5s);
+    ASSERT_TRUE(w.a.agent().refer_out_of_dialog(w.b.uri(), w.c.uri(), ReferOptions{}, w.net.now()));
+    w.a.pump(w.net.now());
+    w.run(5s);
+    EXPECT_EQ(contacts, (std::vector<std::size_t>{1, 1}));
+    EXPECT_EQ(count(w.a.refer_events, ReferEventKind::ended), 2u);
+}
+
+// Finding 9: a BYE from the transferee during the transfer ends the context (unknown,
+// dialog_terminated) exactly once, and nothing leaks anywhere.
+TEST(TransferE2e, TransfereeHangsUpDuringTheTransferNothingLeaks) {
+    World w(22);
+    w.c.script = CallScript{.provisional = 180, .final = 200, .delay = 5s};
+    SessionId ab = w.call_and_refer(1s);
+    ASSERT_EQ(w.b.incoming.size(), 1u);
+    ASSERT_TRUE(w.b.core().bye(w.b.incoming[0], w.net.now()));  // B hangs up on A mid-transfer
+    w.b.pump(w.net.now());
+    w.run(20s);
+    ASSERT_FALSE(w.a.refer_events.empty());
+    EXPECT_EQ(count(w.a.refer_events, ReferEventKind::ended), 1u);
+    EXPECT_EQ(w.a.refer_events.back().kind, ReferEventKind::ended);
+    EXPECT_EQ(w.a.refer_events.back().outcome, ReferOutcome::unknown);
+    EXPECT_EQ(w.a.refer_events.back().cause, ReferCause::dialog_terminated);
+    EXPECT_EQ(w.a.ended[ab.value], EndCause::bye_remote);
+    EXPECT_EQ(w.a.agent().live(), 0u);
+    for (const UaEvent& e : w.a.events) {
+        EXPECT_NE(e.kind, UaEventKind::response) << e.method;  // no response of the agent's leaked
+        EXPECT_NE(e.kind, UaEventKind::request) << e.method;   // no NOTIFY leaked
+    }
+    ASSERT_GE(w.b.transferee_events.size(), 2u);
+    SessionId bc = w.b.transferee_events[1].session;
+    EXPECT_EQ(w.b.core().session_state(bc), SessionState::confirmed);
+    w.hang_up_and_expect_empty(w.b, bc);
+    EXPECT_EQ(w.b.agent().transferees_live(), 0u);
+}
+
+// Finding 9: the lossy run, rejected flow (the target answers 486): every context ends exactly
+// once, rejected, and all cores end empty.
+TEST(TransferE2e, RejectedTransferOverALossyNetworkEndsExactlyOnceEverywhere) {
+    for (std::uint64_t seed = 300; seed < 330; ++seed) {
+        SCOPED_TRACE("seed " + std::to_string(seed));
+        World w(seed);
+        w.c.script = CallScript{.provisional = 180, .final = 486};
+        w.net.set_default_link(lossy());
+        SessionId ab = w.call_and_refer(60s, 40s);
+        expect_ended_once(w, ReferOutcome::rejected, 486);
+        EXPECT_EQ(count(w.a.refer_events, ReferEventKind::refer_rejected), 1u);
+        EXPECT_EQ(count(w.a.refer_events, ReferEventKind::refer_accepted), 0u);
+        // The library leaves the call up after a rejected transfer; the application ends it.
+        EXPECT_EQ(w.a.core().session_state(ab), SessionState::confirmed);
+        w.hang_up_and_expect_empty(w.a, ab, 300s);
+        EXPECT_EQ(w.a.agent().live(), 0u);
+        EXPECT_EQ(w.b.agent().transferees_live(), 0u);
+    }
 }
 
 // ---------------------------------------------------------------- attended transfer
@@ -592,17 +734,8 @@ TEST(TransferE2e, BlindTransferOverALossyNetworkEndsExactlyOnceEverywhere) {
         w.a.pump(w.net.now());
         w.run(60s);
 
-        EXPECT_EQ(count(w.a.refer_events, ReferEventKind::ended), 1u);
-        EXPECT_EQ(count(w.a.refer_events, ReferEventKind::refer_request_accepted), 1u);
+        expect_ended_once(w, ReferOutcome::accepted, 200);
         EXPECT_EQ(count(w.a.refer_events, ReferEventKind::refer_accepted), 1u);
-        ASSERT_FALSE(w.a.refer_events.empty());
-        EXPECT_EQ(w.a.refer_events.back().kind, ReferEventKind::ended);
-        EXPECT_EQ(w.a.refer_events.back().outcome, ReferOutcome::accepted);
-        EXPECT_EQ(count(w.b.transferee_events, TransfereeEventKind::refer_received), 1u);
-        EXPECT_EQ(count(w.b.transferee_events, TransfereeEventKind::transfer_ended), 1u);
-        ASSERT_FALSE(w.b.transferee_events.empty());
-        EXPECT_EQ(w.b.transferee_events.back().kind, TransfereeEventKind::transfer_ended);
-        EXPECT_EQ(w.b.transferee_events.back().status, 200);
         EXPECT_EQ(w.b.transferee_events.back().cause, ReferServerCause::final_notify);
         auto notes = notified(w.b.transferee_events);
         ASSERT_FALSE(notes.empty());

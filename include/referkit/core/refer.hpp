@@ -74,7 +74,8 @@ enum class ReferCause : std::uint8_t {
     transport_error,        // synthesised 503
     no_subscription,        // 2xx echoed Refer-Sub: false (RFC 4488 §4)
     no_notify,              // NOTIFY wait expired
-    subscription_ended,     // Subscription-State: terminated without a final sipfrag
+    subscription_ended,     // Subscription-State: terminated without a final sipfrag, or our refreshing
+                            // SUBSCRIBE got a subscription-ending answer (481, 408, ...: subscribe_failed)
     subscription_expired,   // expiry passed without refresh
     refused_notify,         // a NOTIFY we refused (400/415) said terminated
     unsubscribed,           // the application ended the subscription
@@ -111,6 +112,11 @@ struct ReferResponse {
 // Extracts a ReferResponse from a received response (Refer-Sub and Expires read tolerantly).
 [[nodiscard]] ReferResponse refer_response_from(const Message& response);
 
+// True for the final statuses to a refreshing/unsubscribing SUBSCRIBE after which the subscription
+// no longer exists: 404, 405, 410, 416, 480-485, 489, 501, 604 (RFC 6665 §4.1.2.2), 502 (RFC 5057
+// §5.1) and 408 (timeout).
+[[nodiscard]] bool subscribe_failure_ends_subscription(int status) noexcept;
+
 enum class ReferState : std::uint8_t {
     idle,        // constructed, REFER not sent
     requesting,  // REFER sent, no final response yet (NOTIFYs may already arrive)
@@ -143,6 +149,11 @@ public:
     // SUBSCRIBE Expires: 0 in the dialog (RFC 6665 §4.1.2.3); the context then ends at the final
     // NOTIFY or after the NOTIFY wait (unknown, unsubscribed).
     [[nodiscard]] bool unsubscribe(Time now);
+    // A refreshing or unsubscribing SUBSCRIBE of ours got final response `status`. When the status
+    // ends the subscription (subscribe_failure_ends_subscription) the context ends now with an
+    // unknown outcome, cause subscription_ended (unsubscribed after unsubscribe()); any other
+    // status changes nothing. Only while subscribed.
+    void subscribe_failed(Time now, int status);
     // The dialog carrying the subscription is gone (BYE received, 481/408 ended it): ends now.
     void dialog_terminated(Time now);
     // The UA or the application shuts the context down: ends now (unknown, shut_down). Idempotent.
@@ -170,6 +181,7 @@ private:
     void raise(ReferEventKind kind, int status, std::string_view reason);
     void end(ReferOutcome outcome, ReferCause cause);
     void check_subscriber();
+    [[nodiscard]] bool waits_for_response() const noexcept;
 
     ReferOptions options_;
     Subscriber subscriber_;

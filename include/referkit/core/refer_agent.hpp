@@ -6,6 +6,7 @@
 // target, NOTIFYs its progress, answers refreshing SUBSCRIBEs; and acts on incoming INVITEs with
 // Replaces (RFC 3891). Sans-I/O: `now` is an argument; events are pulled.
 #pragma once
+#include <algorithm>
 #include <chrono>
 #include <compare>
 #include <cstdint>
@@ -45,6 +46,11 @@ struct ReferAgentConfig {
     std::function<bool(const Message& invite, SessionId replaced)> authorize_replace = {};
     // How long an ended call is remembered so that a Replaces naming it gets 603 (§3), not 481.
     Duration ended_memory = std::chrono::seconds(32);
+    // --- transferor side
+    // RFC 3261 §12.2.1.2: a 481 or 408 (received or synthesised on timeout) to an in-dialog REFER
+    // means the dialog is gone for the peer. true: the agent then hangs up the call the REFER was
+    // sent in (BYE) once the context has ended. false (default): the call is left to the application.
+    bool bye_on_refer_481_408 = false;
 };
 
 // Handle of one incoming REFER (transferee side).
@@ -112,7 +118,8 @@ public:
     // its REFERs or NOTIFYs, a NOTIFY for the refer package, a REFER, a SUBSCRIBE to the refer
     // package, an incoming INVITE with Replaces (then see the replaced / replace_rejected events).
     // Session events and dialog_ended are observed (contexts progress or end) but returned false:
-    // others need them.
+    // others need them (except the dialog_ended of a dialog that only a late NOTIFY for an ended
+    // context made, which the agent answered 481 and released: true).
     bool handle(const UaEvent& event, Time now);
     void on_timer(Time now);
     [[nodiscard]] std::optional<Time> next_deadline() const;
@@ -142,6 +149,18 @@ private:
         SessionId session;  // in dialog: the call the REFER was sent in
         DialogId dialog;    // the dialog carrying the subscription (out of dialog: from the 2xx)
         bool usage = false; // we hold a usage on dialog (RFC 5057)
+        RequestId subscribe = {};  // our refreshing/unsubscribing SUBSCRIBE in flight
+        // Out of dialog, forked REFER (RFC 6665 §4.1.2.4): dialogs other notifiers' NOTIFYs created,
+        // each with a usage of ours; their NOTIFYs go to the same context.
+        std::vector<DialogId> forks = {};
+        [[nodiscard]] bool carries(DialogId d) const {
+            return d && (d == dialog || std::find(forks.begin(), forks.end(), d) != forks.end());
+        }
+    };
+    // A request of an ended context whose responses are still the agent's (taken, not leaked).
+    struct Orphan {
+        RequestId request;
+        bool release_created_dialog = false;  // out-of-dialog REFER: a 2xx creating a dialog gives us a usage
     };
 
     struct ServerEntry {
@@ -172,11 +191,16 @@ private:
     Entry* by_request(RequestId id);
     Entry* by_handle(ReferHandle h);
     void collect(Time now);  // moves context events out, finishes ended contexts
+    void sync_ids(Time now);  // a digest retry of a REFER raised its CSeq: the context's id follows
+    bool on_orphan_response(const UaEvent& ev, Time now);
+    void track_subscribe(Entry& e, RequestId sent);
 
     UserAgentCore& ua_;
     ReferAgentConfig config_;
     std::vector<Entry> entries_;
     std::vector<std::pair<ReferHandle, ReferEvent>> events_;
+    std::vector<Orphan> orphans_;
+    std::vector<DialogId> discarded_;  // dialogs made by a NOTIFY for an ended context, released by us
     std::size_t events_head_ = 0;
     std::uint64_t next_handle_ = 1;
     std::vector<ServerEntry> servers_;

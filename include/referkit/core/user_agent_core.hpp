@@ -83,6 +83,12 @@ struct UserAgentConfig {
     std::size_t max_sessions = 1024;              // beyond: incoming INVITE 486 ... invite() limit_reached
     std::size_t max_dialogs = 4096;
     std::size_t max_requests = 4096;              // our generic requests waiting + incoming waiting
+    // How long the (Call-ID, From tag, CSeq) of a NOTIFY answered 2xx that said
+    // Subscription-State: terminated is remembered, so that an exact duplicate arriving after its
+    // server transaction is gone (reliable transports: Timer J = 0, RFC 3261 §17.2.2) is answered
+    // 200 again without any event instead of 481. nullopt = 64*T1 (Timer J on UDP); zero = never.
+    std::optional<Duration> final_notify_memory{};
+    std::size_t max_final_notifies = 1024;        // bound of that memory (oldest forgotten first)
 };
 
 enum class UaError : std::uint8_t {
@@ -121,19 +127,28 @@ enum class UaEventKind : std::uint8_t {
     // A request the application handles: respond(incoming, ...). dialog: the dialog it arrived in
     // (0 outside one). A NOTIFY that arrives before the 2xx to a creates_dialog request of ours
     // (RFC 6665 §4.1.2.4) creates that dialog (one usage, owned by the requester) and carries
-    // `request` = that request's RequestId.
+    // `request` = that request's RequestId. So does a NOTIFY from another fork (a From tag no dialog
+    // has yet) while the request waits or for 64*T1 after its 2xx: one more dialog per fork.
     request,
     // A response to send_request/send_in_dialog (provisional and final). 401/407 that the core
     // answered with credentials (§22.2) never surface; a challenge it cannot answer (no matching
     // credentials, the same realm refused twice) surfaces as the final response. A final the
     // transaction layer synthesised (408 on timeout, 503 on a transport error, §8.1.3.1) has
     // status set and message set to the synthesised response; code must still accept
-    // message == nullopt with status set. dialog: the request's dialog, or the dialog its 2xx
-    // created (creates_dialog: one usage owned by the requester, who calls remove_usage).
+    // message == nullopt with status set; `origin` says which (wire for a received one).
+    // dialog: the request's dialog, or the dialog its 2xx created (creates_dialog: one usage owned
+    // by the requester, who calls remove_usage).
     response,
     dialog_ended,       // the dialog has no usage left and is gone
 };
 [[nodiscard]] std::string_view to_string(UaEventKind k) noexcept;
+
+// Where the status of a response event came from.
+enum class ResponseOrigin : std::uint8_t {
+    wire,             // received from the network
+    timeout,          // synthesised 408: Timer B/F fired (RFC 3261 §8.1.3.1)
+    transport_error,  // synthesised 503: the transport failed (RFC 3261 §8.1.3.1)
+};
 
 struct UaEvent {
     UaEventKind kind = UaEventKind::dialog_ended;
@@ -147,6 +162,7 @@ struct UaEvent {
     bool final = false;      // response events: status >= 200
     EndCause cause = EndCause::failed;
     MediaDirection direction = MediaDirection::sendrecv;
+    ResponseOrigin origin = ResponseOrigin::wire;  // response events: received or synthesised
 };
 
 struct InviteOptions {

@@ -115,9 +115,42 @@ ReferAgent::Entry* ReferAgent::by_handle(ReferHandle h) {
     return nullptr;
 }
 
+void ReferAgent::sync_ids(Time now) {
+    for (Entry& e : entries_) {
+        if (e.ctx.state() != ReferState::requesting) continue;
+        // RFC 3261 §22.2: the retry with credentials has a higher CSeq; NOTIFYs carry it as id
+        // (RFC 3515 §2.4.6), possibly before its final response.
+        if (auto info = ua_.request_info(e.request); info && info->local_cseq != e.ctx.id())
+            e.ctx.refer_resent(now, info->local_cseq);
+    }
+}
+
+bool ReferAgent::on_orphan_response(const UaEvent& ev, Time now) {
+    auto it = std::find_if(orphans_.begin(), orphans_.end(), [&](const Orphan& o) { return o.request == ev.request; });
+    if (it == orphans_.end()) return false;
+    if (!ev.final) return true;
+    // A 2xx to an out-of-dialog REFER whose context already ended: the dialog it created (with a
+    // usage for us) has nothing to carry.
+    if (it->release_created_dialog && ev.status < 300 && ev.dialog) (void)ua_.remove_usage(ev.dialog, now);
+    orphans_.erase(it);
+    return true;
+}
+
 bool ReferAgent::handle(const UaEvent& ev, Time now) {
+    sync_ids(now);
     switch (ev.kind) {
         case UaEventKind::response: {
+            if (on_orphan_response(ev, now)) return true;
+            for (Entry& s : entries_) {
+                if (!s.subscribe || s.subscribe != ev.request) continue;
+                // Our refreshing/unsubscribing SUBSCRIBE (RFC 6665 §4.1.2.2): ours, never the application's.
+                if (ev.final) {
+                    s.subscribe = {};
+                    s.ctx.subscribe_failed(now, ev.status);
+                    collect(now);
+                }
+                return true;
+            }
             Entry* e = by_request(ev.request);
             if (e == nullptr) {
                 // The final response to one of our NOTIFYs (transferee side).
@@ -134,16 +167,23 @@ bool ReferAgent::handle(const UaEvent& ev, Time now) {
             }
             if (ev.message && e->ctx.options().receive_response) e->ctx.options().receive_response(*ev.message);
             ReferResponse r;
-            if (ev.message) {
+            if (ev.message && ev.origin == ResponseOrigin::wire) {
                 r = refer_response_from(*ev.message);
                 // A digest retry (RFC 3261 §22.2) went out with a higher CSeq: NOTIFYs carry it as id.
                 std::uint32_t cseq = ev.message->cseq().number;
                 if (cseq != e->ctx.id()) e->ctx.refer_resent(now, cseq);
             } else {
-                // Synthesised by the core: 408 for a timeout, 503 for a transport error (§8.1.3.1).
+                // Synthesised by the core (with or without a message): 408 for a timeout, 503 for a
+                // transport error (RFC 3261 §8.1.3.1). The outcome is failed, not rejected.
                 r.status = ev.status;
                 r.reason = std::string(reason_phrase(ev.status));
-                r.source = ev.status == 408 ? ResponseSource::timeout : ResponseSource::transport_error;
+                switch (ev.origin) {
+                    case ResponseOrigin::timeout: r.source = ResponseSource::timeout; break;
+                    case ResponseOrigin::transport_error: r.source = ResponseSource::transport_error; break;
+                    case ResponseOrigin::wire:  // no message from the wire: trust the status
+                        r.source = ev.status == 408 ? ResponseSource::timeout : ResponseSource::transport_error;
+                        break;
+                }
             }
             if (ev.final && r.status < 300 && ev.dialog && !e->dialog) {
                 // Out of dialog: the 2xx created the subscription's dialog, with one usage that the
@@ -160,17 +200,31 @@ bool ReferAgent::handle(const UaEvent& ev, Time now) {
             if (ev.method == "SUBSCRIBE" && ev.message) return on_subscribe(ev, now);
             if (ev.method != "NOTIFY" || !ev.message || !ev.dialog) return false;
             if (ev.request) {
-                // RFC 6665 §4.1.2.4: a NOTIFY before the 2xx to our out-of-dialog REFER created the
-                // dialog (and gave us its usage).
-                if (Entry* e = by_request(ev.request); e != nullptr && !e->dialog) {
+                // RFC 6665 §4.1.2.4: this NOTIFY to our out-of-dialog REFER created a dialog (and
+                // gave us its usage): before the 2xx, or from another fork.
+                Entry* e = by_request(ev.request);
+                if (e != nullptr && e->ctx.live() && !e->dialog) {
                     e->dialog = ev.dialog;
                     e->usage = true;
+                } else if (e != nullptr && e->ctx.live()) {
+                    if (!e->carries(ev.dialog)) e->forks.push_back(ev.dialog);
+                } else if (auto package = ev.message->event(); e != nullptr || (package && iequals(package->package, "refer"))) {
+                    // Our REFER's context has ended (only a REFER makes refer-package subscriptions):
+                    // no subscription for this notifier (§4.1.3); the dialog made for it goes with
+                    // our usage.
+                    (void)ua_.respond(ev.incoming, UaResponse{.status = 481, .reason = std::string(reason_phrase(481)),
+                                                              .headers = {}, .content_type = {}, .body = {},
+                                                              .creates_dialog = false},
+                                      now);
+                    discarded_.push_back(ev.dialog);  // its dialog_ended is ours too
+                    (void)ua_.remove_usage(ev.dialog, now);
+                    return true;
                 }
             }
             auto event = ev.message->event();
             std::vector<std::uint32_t> live;
             for (const Entry& e : entries_)
-                if (e.dialog == ev.dialog && e.ctx.live()) live.push_back(e.ctx.id());
+                if (e.carries(ev.dialog) && e.ctx.live()) live.push_back(e.ctx.id());
             bool refer_package = event && iequals(event->package, "refer");
             if (live.empty() && !refer_package) return false;  // another event package's NOTIFY
             ReferNotifyVerdict v = classify_refer_notify(*ev.message, live);
@@ -180,7 +234,7 @@ bool ReferAgent::handle(const UaEvent& ev, Time now) {
             (void)ua_.respond(ev.incoming, answer, now);  // SPEC: answer first, then raise events
             if (v.id) {
                 for (Entry& e : entries_)
-                    if (e.dialog == ev.dialog && e.ctx.live() && e.ctx.id() == *v.id) {
+                    if (e.carries(ev.dialog) && e.ctx.live() && e.ctx.id() == *v.id) {
                         e.ctx.on_notify(now, v);
                         break;
                     }
@@ -214,6 +268,12 @@ bool ReferAgent::handle(const UaEvent& ev, Time now) {
             collect_servers(now);
             return false;
         case UaEventKind::dialog_ended:
+            if (auto it = std::find(discarded_.begin(), discarded_.end(), ev.dialog); it != discarded_.end()) {
+                discarded_.erase(it);
+                return true;  // a dialog only a late NOTIFY made, never the application's
+            }
+            for (Entry& e : entries_)
+                std::erase(e.forks, ev.dialog);  // a fork's dialog went: the others carry on
             for (Entry& e : entries_)
                 if (e.dialog == ev.dialog && ev.dialog) {
                     e.usage = false;  // the dialog is gone with its usages
@@ -520,9 +580,10 @@ void ReferAgent::on_timer(Time now) {
             // RFC 6665 §4.1.2.2 / RFC 3515 §2.4.6: refresh with SUBSCRIBE carrying Event: refer;id.
             HeaderList h{{"Event", "refer;id=" + std::to_string(e.ctx.id())},
                          {"Expires", std::to_string(config_.refresh_expires)}};
-            (void)ua_.send_in_dialog(e.dialog, InDialogRequest{.method = "SUBSCRIBE", .headers = std::move(h),
-                                                               .content_type = {}, .body = {}},
-                                     now);
+            auto sent = ua_.send_in_dialog(e.dialog, InDialogRequest{.method = "SUBSCRIBE", .headers = std::move(h),
+                                                                     .content_type = {}, .body = {}},
+                                           now);
+            if (sent) track_subscribe(e, *sent);
         }
     }
     collect(now);
@@ -546,9 +607,10 @@ bool ReferAgent::unsubscribe(ReferHandle handle, Time now) {
     Entry* e = by_handle(handle);
     if (e == nullptr || !e->dialog || !e->ctx.unsubscribe(now)) return false;
     HeaderList h{{"Event", "refer;id=" + std::to_string(e->ctx.id())}, {"Expires", "0"}};  // RFC 6665 §4.1.2.3
-    (void)ua_.send_in_dialog(e->dialog, InDialogRequest{.method = "SUBSCRIBE", .headers = std::move(h),
-                                                        .content_type = {}, .body = {}},
-                             now);
+    auto sent = ua_.send_in_dialog(e->dialog, InDialogRequest{.method = "SUBSCRIBE", .headers = std::move(h),
+                                                              .content_type = {}, .body = {}},
+                                   now);
+    if (sent) track_subscribe(*e, *sent);
     return true;
 }
 
@@ -577,14 +639,31 @@ const ReferClientContext* ReferAgent::context(ReferHandle handle) const {
     return nullptr;
 }
 
+void ReferAgent::track_subscribe(Entry& e, RequestId sent) {
+    // A newer SUBSCRIBE supersedes the one in flight; the older one's responses are still ours.
+    if (e.subscribe) orphans_.push_back(Orphan{.request = e.subscribe, .release_created_dialog = false});
+    e.subscribe = sent;
+}
+
 void ReferAgent::collect(Time now) {
     for (Entry& e : entries_) {
         while (auto ev = e.ctx.poll_event()) {
             if (ev->kind == ReferEventKind::ended) {
                 // The NOTIFY that ended it was answered already; the BYE goes after that 200.
                 if (ev->hang_up && e.session) (void)ua_.bye(e.session, now);
+                // RFC 3261 §12.2.1.2 (policy): a 481/408 to the REFER ended the dialog for the peer.
+                const auto st = e.ctx.final_response_status();
+                if (config_.bye_on_refer_481_408 && e.session && st && (*st == 481 || *st == 408) &&
+                    ua_.session_state(e.session) == SessionState::confirmed)
+                    (void)ua_.bye(e.session, now);
                 if (e.usage && e.dialog) (void)ua_.remove_usage(e.dialog, now);
                 e.usage = false;
+                for (DialogId f : std::exchange(e.forks, {})) (void)ua_.remove_usage(f, now);
+                // Responses still to come for this context's requests stay the agent's.
+                if (ua_.request_info(e.request))
+                    orphans_.push_back(Orphan{.request = e.request, .release_created_dialog = !e.dialog});
+                if (e.subscribe) orphans_.push_back(Orphan{.request = e.subscribe, .release_created_dialog = false});
+                e.subscribe = {};
             }
             events_.emplace_back(e.handle, std::move(*ev));
         }

@@ -136,8 +136,6 @@ void ReferClientContext::on_notify(Time now, const ReferNotifyVerdict& verdict) 
         case ReferState::requesting:
         case ReferState::subscribed: break;
     }
-    if (deferred_outcome_) return;  // already decided; waiting for the REFER's final response
-
     auto finish = [&](ReferOutcome outcome, ReferCause cause) {
         if (state_ == ReferState::requesting) {
             deferred_outcome_ = outcome;
@@ -148,11 +146,19 @@ void ReferClientContext::on_notify(Time now, const ReferNotifyVerdict& verdict) 
     };
 
     if (verdict.status != 200) {
-        // SPEC: a refused NOTIFY (400/415) that says terminated ends the context at once.
+        // SPEC "After the transfer": a refused NOTIFY (400/415) that says terminated ends the context
+        // at once, even before the REFER's 2xx (an outcome already known is kept).
         if (verdict.sub_state && verdict.sub_state->state == Substate::terminated) {
             subscriber_.end_locally();
-            finish(ReferOutcome::unknown, ReferCause::refused_notify);
+            if (deferred_outcome_) end(*deferred_outcome_, deferred_cause_);
+            else end(ReferOutcome::unknown, ReferCause::refused_notify);
         }
+        return;
+    }
+    if (deferred_outcome_) {
+        // The outcome is known and waits for the REFER's final response; SPEC: every NOTIFY
+        // answered 200 still raises `notify`.
+        raise(ReferEventKind::notify, verdict.sipfrag_status, verdict.sipfrag_reason);
         return;
     }
     if (!verdict.sub_state) return;  // classify_refer_notify always sets it with 200
@@ -201,9 +207,16 @@ void ReferClientContext::on_timer(Time now) {
         case ReferState::requesting:
         case ReferState::subscribed: break;
     }
-    if (deferred_outcome_) return;
+    if (deferred_outcome_ || waits_for_response()) return;
     subscriber_.on_timer(now);
     check_subscriber();
+}
+
+bool ReferClientContext::waits_for_response() const noexcept {
+    // Before the REFER's final response and before any NOTIFY, the REFER's own transaction decides
+    // (its 2xx restarts the NOTIFY wait, Timer F gives a 408: RFC 3261 §17.1.2.2); the NOTIFY wait
+    // (Timer N, also 64*T1) must not pre-empt a failed outcome.
+    return state_ == ReferState::requesting && subscriber_.state() == SubscriberState::notify_wait;
 }
 
 void ReferClientContext::check_subscriber() {
@@ -229,7 +242,7 @@ std::optional<Time> ReferClientContext::next_deadline() const noexcept {
         case ReferState::requesting:
         case ReferState::subscribed: break;
     }
-    if (deferred_outcome_) return std::nullopt;
+    if (deferred_outcome_ || waits_for_response()) return std::nullopt;
     return subscriber_.next_deadline();
 }
 
@@ -244,6 +257,32 @@ bool ReferClientContext::unsubscribe(Time now) {
     unsubscribing_ = true;
     subscriber_.unsubscribe_sent(now);
     return true;
+}
+
+bool subscribe_failure_ends_subscription(int status) noexcept {
+    // RFC 6665 §4.1.2.2 (and RFC 5057 §5.1: usage/dialog-destroying codes), plus 408: a refresh
+    // that timed out leaves nothing to wait for (RFC 5057 §5.1.2).
+    switch (status) {
+        case 404: case 405: case 408: case 410: case 416: case 480: case 481: case 482: case 483: case 484:
+        case 485: case 489: case 501: case 502: case 604: return true;
+        default: return false;
+    }
+}
+
+void ReferClientContext::subscribe_failed(Time /*now*/, int status) {
+    switch (state_) {
+        case ReferState::idle:
+        case ReferState::requesting:
+        case ReferState::ended: return;
+        case ReferState::subscribed: break;
+    }
+    if (!subscribe_failure_ends_subscription(status)) return;
+    subscriber_.end_locally();
+    if (deferred_outcome_) {
+        end(*deferred_outcome_, deferred_cause_);
+        return;
+    }
+    end(ReferOutcome::unknown, unsubscribing_ ? ReferCause::unsubscribed : ReferCause::subscription_ended);
 }
 
 void ReferClientContext::dialog_terminated(Time /*now*/) {

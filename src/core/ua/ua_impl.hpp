@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <vector>
+#include <utility>
 
 #include "referkit/core/user_agent_core.hpp"
 
@@ -133,6 +134,16 @@ struct Request {
     bool usage_given = false;
 };
 
+// A dialog-creating request of ours answered 2xx: NOTIFYs from other forks may still create
+// dialogs for it until `until` (RFC 6665 §4.1.2.4).
+struct Forkable {
+    RequestId request{};
+    std::string call_id{};
+    std::string from_tag{};
+    std::uint32_t cseq = 0;
+    Time until{};
+};
+
 struct Incoming {
     IncomingId id{};
     TransactionId tx{};
@@ -162,6 +173,9 @@ struct UserAgentCore::Impl {
     std::map<std::uint64_t, ua::ClientOwner> clients;
     std::map<std::uint64_t, ua::ServerOwner> servers;
     std::uint64_t next_session = 1, next_dialog = 1, next_request = 1, next_incoming = 1;
+    // (notify_key, forget at) of NOTIFYs answered 2xx that ended their subscription, oldest first.
+    std::deque<std::pair<std::string, Time>> final_notifies;
+    std::deque<ua::Forkable> forkable;  // oldest first
 
     // --- helpers (user_agent_core.cpp)
     std::uint64_t random() { return (*random_source)(); }
@@ -200,6 +214,15 @@ struct UserAgentCore::Impl {
     void on_request_in_dialog(TransactionEvent& ev, ua::DialogEntry& d, Time now);
     void respond_simple(TransactionId tx, int status, const HeaderList& headers, Time now,
                         std::string_view content_type = {}, std::string_view body = {});
+    // UserAgentConfig::final_notify_memory: a duplicate of a final NOTIFY we answered 2xx.
+    void remember_final_notify(const Message& m, Time now);
+    bool is_duplicate_final_notify(const Message& m, Time now);
+    void forget_final_notifies(Time now);
+    // A NOTIFY outside any known dialog for a dialog-creating request of ours (waiting, or answered
+    // 2xx within 64*T1): makes its dialog and raises the request event; false when it is not one.
+    bool notify_creates_dialog(TransactionEvent& ev, Time now);
+    void remember_forkable(const ua::Request& r, Time now);
+    void forget_forkable(Time now);
     void new_incoming(TransactionEvent& ev, DialogId d, RequestId request, Time now);
     void on_request_response(ua::Request& r, TransactionEvent& ev, const Message* m, Time now);
 

@@ -47,8 +47,44 @@ TransactionOptions shared_random(UserAgentConfig& c, std::shared_ptr<std::functi
 }
 
 bool is_target_refresh(Method m) {
-    // §12.2 (INVITE), RFC 3311 (UPDATE), RFC 6665 §4.3 (SUBSCRIBE, NOTIFY).
-    return m == Method::invite || m == Method::update || m == Method::subscribe || m == Method::notify;
+    // §12.2 (INVITE), RFC 3311 (UPDATE), RFC 6665 §4.3 (SUBSCRIBE, NOTIFY), RFC 3515 §2.4.1 (REFER:
+    // it creates a subscription, so it carries exactly one Contact).
+    return m == Method::invite || m == Method::update || m == Method::subscribe || m == Method::notify ||
+           m == Method::refer;
+}
+
+// What the core does with a received request, by method: the few it handles itself, the rest go to
+// the application (if it handles the method; 405 otherwise).
+enum class Dispatch : std::uint8_t { invite, bye, options, ignore, application };
+Dispatch dispatch_of(Method m) {
+    switch (m) {
+        case Method::invite: return Dispatch::invite;
+        case Method::bye: return Dispatch::bye;
+        case Method::options: return Dispatch::options;
+        case Method::ack:
+        case Method::cancel: return Dispatch::ignore;
+        case Method::other:
+        case Method::register_:
+        case Method::refer:
+        case Method::notify:
+        case Method::subscribe:
+        case Method::info:
+        case Method::message:
+        case Method::prack:
+        case Method::update:
+        case Method::publish: return Dispatch::application;
+    }
+    return Dispatch::application;
+}
+
+// (Call-ID, From tag, CSeq) of a NOTIFY: what identifies its retransmissions (§17.2.3 without a branch).
+std::string notify_key(const Message& m) {
+    std::string k(m.call_id());
+    k.push_back('\n');
+    k.append(m.from().tag);
+    k.push_back('\n');
+    k.append(std::to_string(m.cseq().number));
+    return k;
 }
 
 }  // namespace
@@ -446,25 +482,13 @@ void UserAgentCore::Impl::on_request(TransactionEvent& ev, Time now) {
         respond_simple(ev.id, rej->error.status, h, now);
         return;
     }
+    if (m.method() == Method::notify && is_duplicate_final_notify(m, now)) {
+        respond_simple(ev.id, 200, {}, now);  // §17.2.2 beyond the transaction's life: no event
+        return;
+    }
     if (!m.to().tag.empty()) {
         DialogEntry* d = find_dialog(m.call_id(), m.to().tag, m.from().tag);
-        if (d == nullptr && m.method() == Method::notify) {
-            // RFC 6665 §4.1.2.4: a NOTIFY may arrive before the 2xx to the request that created the
-            // subscription; it creates the dialog.
-            for (auto& [rid, r] : requests) {
-                if (!r.creates_dialog || r.dialog || r.out.call_id != m.call_id() || r.out.from_tag != m.to().tag)
-                    continue;
-                auto made = Dialog::as_uas(m, r.out.from_tag);
-                if (!made) break;
-                made->set_local_cseq(r.out.cseq);
-                made->confirm(nullptr);
-                DialogEntry& e = add_dialog(std::move(*made), ev.source.transport, ev.source.connection, 1);
-                r.dialog = e.id;
-                r.usage_given = true;
-                new_incoming(ev, e.id, r.id, now);
-                return;
-            }
-        }
+        if (d == nullptr && m.method() == Method::notify && notify_creates_dialog(ev, now)) return;
         if (d == nullptr) {
             respond_simple(ev.id, 481, {}, now);  // §12.2.2
             return;
@@ -472,25 +496,85 @@ void UserAgentCore::Impl::on_request(TransactionEvent& ev, Time now) {
         on_request_in_dialog(ev, *d, now);
         return;
     }
-    switch (m.method()) {
-        case Method::invite: on_invite(ev, now); return;
-        case Method::options: respond_simple(ev.id, 200, options_answer_headers(), now); return;  // §11.2
-        case Method::bye: respond_simple(ev.id, 481, {}, now); return;  // §15.1.2
-        case Method::ack:
-        case Method::cancel: return;
-        case Method::other:
-        case Method::register_:
-        case Method::refer:
-        case Method::notify:
-        case Method::subscribe:
-        case Method::info:
-        case Method::message:
-        case Method::prack:
-        case Method::update:
-        case Method::publish: break;
+    switch (dispatch_of(m.method())) {
+        case Dispatch::invite: on_invite(ev, now); return;
+        case Dispatch::options: respond_simple(ev.id, 200, options_answer_headers(), now); return;  // §11.2
+        case Dispatch::bye: respond_simple(ev.id, 481, {}, now); return;  // §15.1.2
+        case Dispatch::ignore: return;
+        case Dispatch::application: break;
     }
     if (refuse_unhandled_method(ev, now)) return;
     new_incoming(ev, {}, {}, now);
+}
+
+bool UserAgentCore::Impl::notify_creates_dialog(TransactionEvent& ev, Time now) {
+    // RFC 6665 §4.1.2.4: a NOTIFY may arrive before the 2xx to the request that created the
+    // subscription, and a forked request gets NOTIFYs from several notifiers: each NOTIFY with a new
+    // From tag (our To tag matching the request's From tag) creates a dialog of its own, while the
+    // request waits and for 64*T1 after its 2xx.
+    const Message& m = *ev.message;
+    Request* live = nullptr;
+    RequestId creator{};
+    std::uint32_t cseq = 0;
+    for (auto& [rid, r] : requests) {
+        if (!r.creates_dialog || r.out.call_id != m.call_id() || r.out.from_tag != m.to().tag) continue;
+        live = &r;
+        creator = r.id;
+        cseq = r.out.cseq;
+        break;
+    }
+    if (live == nullptr) {
+        forget_forkable(now);
+        for (const Forkable& f : forkable) {
+            if (f.call_id != m.call_id() || f.from_tag != m.to().tag) continue;
+            creator = f.request;
+            cseq = f.cseq;
+            break;
+        }
+    }
+    if (!creator || dialogs.size() >= config.max_dialogs) return false;
+    auto made = Dialog::as_uas(m, std::string(m.to().tag));
+    if (!made) return false;
+    made->set_local_cseq(cseq);
+    made->confirm(nullptr);
+    DialogEntry& e = add_dialog(std::move(*made), ev.source.transport, ev.source.connection, 1);
+    if (live != nullptr && !live->dialog) {
+        live->dialog = e.id;
+        live->usage_given = true;
+    }
+    new_incoming(ev, e.id, creator, now);
+    return true;
+}
+
+void UserAgentCore::Impl::remember_forkable(const Request& r, Time now) {
+    forget_forkable(now);
+    if (config.max_requests == 0) return;
+    while (forkable.size() >= config.max_requests) forkable.pop_front();
+    forkable.push_back(Forkable{.request = r.id, .call_id = r.out.call_id, .from_tag = r.out.from_tag, .cseq = r.out.cseq,
+                                .until = now + 64 * config.transaction.t1});
+}
+
+void UserAgentCore::Impl::forget_forkable(Time now) {
+    while (!forkable.empty() && forkable.front().until <= now) forkable.pop_front();
+}
+
+void UserAgentCore::Impl::forget_final_notifies(Time now) {
+    while (!final_notifies.empty() && final_notifies.front().second <= now) final_notifies.pop_front();
+}
+
+void UserAgentCore::Impl::remember_final_notify(const Message& m, Time now) {
+    const Duration keep = config.final_notify_memory.value_or(64 * config.transaction.t1);
+    forget_final_notifies(now);
+    if (keep <= Duration::zero() || config.max_final_notifies == 0) return;
+    while (final_notifies.size() >= config.max_final_notifies) final_notifies.pop_front();
+    final_notifies.emplace_back(notify_key(m), now + keep);
+}
+
+bool UserAgentCore::Impl::is_duplicate_final_notify(const Message& m, Time now) {
+    forget_final_notifies(now);
+    if (final_notifies.empty()) return false;
+    const std::string k = notify_key(m);
+    return std::any_of(final_notifies.begin(), final_notifies.end(), [&](const auto& p) { return p.first == k; });
 }
 
 void UserAgentCore::Impl::new_incoming(TransactionEvent& ev, DialogId d, RequestId request, Time now) {
@@ -512,22 +596,12 @@ void UserAgentCore::Impl::on_request_in_dialog(TransactionEvent& ev, DialogEntry
         respond_simple(ev.id, 500, {}, now);  // §12.2.2: lower or equal CSeq
         return;
     }
-    switch (m.method()) {
-        case Method::invite: on_reinvite(ev, d, now); return;
-        case Method::bye: on_bye(ev, d, now); return;
-        case Method::options: respond_simple(ev.id, 200, options_answer_headers(), now); return;  // §11.2
-        case Method::ack:
-        case Method::cancel: return;
-        case Method::other:
-        case Method::register_:
-        case Method::refer:
-        case Method::notify:
-        case Method::subscribe:
-        case Method::info:
-        case Method::message:
-        case Method::prack:
-        case Method::update:
-        case Method::publish: break;
+    switch (dispatch_of(m.method())) {
+        case Dispatch::invite: on_reinvite(ev, d, now); return;
+        case Dispatch::bye: on_bye(ev, d, now); return;
+        case Dispatch::options: respond_simple(ev.id, 200, options_answer_headers(), now); return;  // §11.2
+        case Dispatch::ignore: return;
+        case Dispatch::application: break;
     }
     if (refuse_unhandled_method(ev, now)) return;
     if (is_target_refresh(m.method())) d.dialog.refresh_target(m);
@@ -536,6 +610,9 @@ void UserAgentCore::Impl::on_request_in_dialog(TransactionEvent& ev, DialogEntry
 
 void UserAgentCore::Impl::on_request_response(Request& r, TransactionEvent& ev, const Message* m, Time now) {
     const int status = m != nullptr ? m->status() : (ev.kind == EventKind::timeout ? 408 : 503);
+    const ResponseOrigin origin = ev.kind == EventKind::timeout           ? ResponseOrigin::timeout
+                                  : ev.kind == EventKind::transport_error ? ResponseOrigin::transport_error
+                                                                          : ResponseOrigin::wire;
     if ((status == 401 || status == 407) && m != nullptr) {
         if (auto id = retry_with_credentials(r.out, *m, now)) {
             r.tx = *id;
@@ -564,7 +641,9 @@ void UserAgentCore::Impl::on_request_response(Request& r, TransactionEvent& ev, 
     const bool final = status >= 200;
     UaEvent e{.kind = UaEventKind::response, .session = {}, .dialog = d, .request = r.id, .incoming = {},
               .message = m != nullptr ? std::optional<Message>(*m) : std::nullopt, .method = r.out.method,
-              .status = status, .final = final, .cause = EndCause::failed, .direction = MediaDirection::sendrecv};
+              .status = status, .final = final, .cause = EndCause::failed, .direction = MediaDirection::sendrecv,
+              .origin = origin};
+    if (final && r.creates_dialog && status >= 200 && status < 300) remember_forkable(r, now);
     if (final) requests.erase(r.id.value);  // r is gone from here
     emit(std::move(e));
 }
@@ -767,6 +846,10 @@ std::expected<DialogId, UaError> UserAgentCore::respond(IncomingId id, const UaR
         }
         I.incoming.erase(it);
         return std::unexpected(UaError::no_such_request);
+    }
+    if (ok && req.method() == Method::notify) {
+        if (auto ss = req.subscription_state(); ss && ss->state == Substate::terminated)
+            I.remember_final_notify(req, now);
     }
     if (response.status >= 200) I.incoming.erase(it);
     I.drain(now);

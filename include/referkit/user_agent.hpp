@@ -37,7 +37,10 @@ using TransfereeHandler = std::function<void(UserAgent&, const TransfereeEvent&)
 struct UserAgentOptions {
     // The core's configuration. Left empty, core.transaction.random is filled with OpenSSL's CSPRNG
     // (Call-IDs, tags and branches must not be guessable) and core.digest_hash with OpenSSL's MD5 /
-    // SHA-256; transaction.sent_by is set per transport from the listeners.
+    // SHA-256; transaction.sent_by is set per transport from the listeners. core.supported gets the
+    // option tags the ReferAgent implements (replaces unless refer.handle_replaces is false,
+    // norefersub unless refer.server.allow_no_subscription is false, tdialog), so that a peer's
+    // `Require:` of them is not answered 420.
     UserAgentConfig core{};
     runtime::EngineOptions engine{};
     // One line per notable runtime event (listeners, refused connections, handler exceptions);

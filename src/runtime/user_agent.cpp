@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <exception>
 #include <map>
@@ -30,9 +31,23 @@ std::function<std::uint64_t()> secure_random() {
 
 namespace {
 
-UserAgentConfig with_runtime_defaults(UserAgentConfig config) {
+UserAgentConfig with_runtime_defaults(UserAgentConfig config, const ReferAgentConfig& refer) {
     if (!config.transaction.random) config.transaction.random = secure_random();
     if (!config.digest_hash) config.digest_hash = runtime::openssl_digest_hash();
+    // The option tags the ReferAgent implements: advertised in Supported, and accepted in a peer's
+    // Require (else §8.2.2.3 makes the core answer 420: an attended transfer from a phone that sends
+    // `Require: replaces` would fail). RFC 3891 §6.1, RFC 4488 §4, RFC 4538 §5.
+    const auto add = [&config](std::string_view tag) {
+        for (const std::string& t : config.supported)
+            if (t.size() == tag.size() && std::equal(t.begin(), t.end(), tag.begin(), [](char a, char b) {
+                    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+                }))
+                return;
+        config.supported.emplace_back(tag);
+    };
+    if (refer.handle_replaces) add("replaces");
+    if (refer.server.allow_no_subscription) add("norefersub");
+    add("tdialog");
     return config;
 }
 
@@ -66,7 +81,7 @@ struct UserAgent::Impl final : Driven {
           handler_(std::move(handler)),
           on_transferee_(std::move(options.on_transferee)),
           anchor_(std::make_shared<detail::UaAnchor>(detail::UaAnchor{.ua = &owner})),
-          core_(with_runtime_defaults(options.core)),
+          core_(with_runtime_defaults(options.core, options.refer)),
           agent_(core_, agent_config(std::move(options.refer), options.core.aor)),
           engine_(io, *this, with_log(std::move(options.engine))) {}
 

@@ -356,6 +356,33 @@ INSTANTIATE_TEST_SUITE_P(Transports, TransferApi, testing::Values(Transport::udp
 // Finding 9: the constructor's and refer()'s extra headers reach the wire, each once (refer()'s
 // wins for a name given in both), and receive_response sees the 1xx and the 4xx. The peer is a
 // bare UDP socket that answers the REFER by hand.
+// A phone doing an attended transfer may send its INVITE with `Require: replaces` (RFC 3891 §6.1).
+// A default-configured UserAgent implements Replaces and must say so: replace the call, not 420.
+TEST_P(TransferApi, RequireReplacesIsUnderstoodByDefault) {
+    Party a(io, "alice", GetParam()), b(io, "bob", GetParam()), c(io, "carol", GetParam());
+    start(a);
+    start(b);
+    start(c);
+    Session ac = call(a, c);
+    auto d = a.ua().core().session_dialog(ac.id());
+    ASSERT_TRUE(d.has_value());
+    auto info = a.ua().core().dialog_info(*d);
+    ASSERT_TRUE(info.has_value());
+    // Replaces names the call at carol: to-tag is carol's tag, from-tag alice's (RFC 3891 §3).
+    auto bc = b.ua().invite(InviteOptions{
+        .target = c.uri(),
+        .headers = {{"Replaces", info->call_id + ";to-tag=" + info->remote_tag + ";from-tag=" + info->local_tag},
+                    {"Require", "replaces"}},
+        .body = std::nullopt,
+        .content_type = "application/sdp"});
+    ASSERT_TRUE(bc.has_value());
+    ASSERT_TRUE(run_until(io, [&] { return bc->state() == SessionState::confirmed || !bc->state(); }));
+    EXPECT_EQ(bc->state(), SessionState::confirmed) << "the INVITE with Require: replaces was refused";
+    EXPECT_EQ(c.count(TransfereeEventKind::replaced), 1u);
+    // Carol hung up the replaced call with alice.
+    EXPECT_TRUE(run_until(io, [&] { return !ac.state().has_value(); }));
+}
+
 TEST(TransferApiWire, ExtraHeadersReachTheWireAndReceiveResponseSeesEveryResponse) {
     boost::asio::io_context io;
     Party a(io, "alice", Transport::udp);

@@ -225,10 +225,13 @@ struct Rig {
             wire.push_back(std::string(d.from == a_addr ? "A> " : "B> ") + std::string(m->start_line()) + " / " +
                            std::to_string(m->cseq().number) + " " + std::string(m->cseq().method_text));
         });
-        a.on_event = [this](UaNode&, UaEvent& ev, Time now) {
+        a.on_event = [this](UaNode& node, UaEvent& ev, Time now) {
             const bool taken = agent.handle(ev, now);
             drain();
-            if (!taken) a_app.push_back(ev);
+            if (taken) return;
+            if (answer_app_requests && ev.kind == UaEventKind::request)
+                (void)node.core().respond(ev.incoming, status(200), now);
+            a_app.push_back(ev);
         };
         a.extra_deadline = [this] { return agent.next_deadline(); };
         a.extra_timer = [this](Time now) {
@@ -260,7 +263,24 @@ struct Rig {
                                .content_type = "message/sipfrag", .body = notify_body(status, reason)};
     }
     void drain() {
-        while (auto e = agent.poll_event()) a_events.push_back(e->second);
+        while (auto e = agent.poll_event()) {
+            a_events.push_back(e->second);
+            a_tagged.push_back(*e);
+        }
+        while (auto t = agent.poll_transferee_event()) a_transferee.push_back(*t);
+    }
+    // The event kinds of one context, in order.
+    [[nodiscard]] std::vector<ReferEventKind> kinds_of(ReferHandle h) const {
+        std::vector<ReferEventKind> k;
+        for (const auto& [handle, e] : a_tagged)
+            if (handle == h) k.push_back(e.kind);
+        return k;
+    }
+    // The `ended` event of one context, nullptr when there is none.
+    [[nodiscard]] const ReferEvent* ended_of(ReferHandle h) const {
+        for (const auto& [handle, e] : a_tagged)
+            if (handle == h && e.kind == ReferEventKind::ended) return &e;
+        return nullptr;
     }
     void run(Duration d) { net.run_until(net.now() + d); }
     SessionId call() {
@@ -311,7 +331,10 @@ struct Rig {
     UaNode a, b;
     ReferAgent agent;
     std::vector<ReferEvent> a_events;
+    std::vector<std::pair<ReferHandle, ReferEvent>> a_tagged;  // a_events with their context
+    std::vector<TransfereeEvent> a_transferee;
     std::vector<UaEvent> a_app;  // events the agent did not take
+    bool answer_app_requests = false;  // A's application answers the requests it gets 200
     std::vector<std::string> wire;
     std::vector<sim::Datagram> delivered;
     // B's application for REFER and SUBSCRIBE requests (unset, and for any other request: 200).
@@ -669,6 +692,245 @@ TEST(ReferAgentFixes, MalformedNotifyIs400AndRaisesNothing) {
     r.run(60s);  // past Timer J / K (64*T1)
     EXPECT_FALSE(r.a.core().session_state(ab).has_value());
     EXPECT_TRUE(empty_counts(r.a.core().counts()));
+}
+
+// ---------------------------------------------------------------- audit gaps
+
+// Gap 1: while a refer subscription lives in the call, NOTIFYs of other event packages in the same
+// dialog (dialog, message-summary) are the application's: they reach it as request events and it
+// answers them; the transfer goes on unaffected.
+TEST(ReferAgentAudit, OtherPackageNotifyDuringTransferReachesTheApplication) {
+    Rig r;
+    r.answer_app_requests = true;
+    r.b_refer = [&](UaNode& node, UaEvent& ev, Time now) {
+        const std::uint32_t id = ev.message->cseq().number;
+        (void)node.core().respond(ev.incoming, Rig::status(202), now);
+        ASSERT_TRUE(node.core().send_in_dialog(ev.dialog, Rig::notify(id, "active;expires=60", 100, "Trying"), now));
+        for (const auto& [at, package] : {std::pair{300ms, std::string("dialog")}, std::pair{600ms, std::string("message-summary")}}) {
+            node.later(now + at, [dialog = ev.dialog, pkg = package](UaNode& n, Time t) {
+                InDialogRequest other{.method = "NOTIFY",
+                                      .headers = {{"Event", pkg}, {"Subscription-State", "active;expires=3600"}},
+                                      .content_type = {}, .body = {}};
+                ASSERT_TRUE(n.core().send_in_dialog(dialog, other, t));
+            });
+        }
+        node.later(now + 1s, [dialog = ev.dialog, id](UaNode& n, Time t) {
+            (void)n.core().send_in_dialog(dialog, Rig::notify(id, "terminated;reason=noresource", 200, "OK"), t);
+        });
+    };
+    r.call_and_refer();
+    r.run(5s);
+    std::vector<std::string> app_notifies;
+    for (const UaEvent& e : r.a_app)
+        if (e.kind == UaEventKind::request && e.method == "NOTIFY" && e.message && e.message->event())
+            app_notifies.push_back(std::string(e.message->event()->package));
+    EXPECT_EQ(app_notifies, (std::vector<std::string>{"dialog", "message-summary"}));
+    EXPECT_EQ(r.on_wire("A> SIP/2.0 489"), 0u);
+    EXPECT_EQ(r.answers_to("A> SIP/2.0 200", "NOTIFY"), 4u);  // 2 refer (agent) + 2 others (application)
+    EXPECT_EQ(r.kinds(), (std::vector<K>{K::refer_request_accepted, K::refer_progress, K::notify, K::refer_accepted,
+                                         K::notify, K::ended}));
+    ASSERT_FALSE(r.a_events.empty());
+    EXPECT_EQ(r.a_events.back().outcome, ReferOutcome::accepted);
+    EXPECT_EQ(r.on_wire("A> BYE "), 1u);  // hang up after success, as without the other NOTIFYs
+    EXPECT_EQ(r.agent.live(), 0u);
+}
+
+// Gap 2: A sends two REFERs to B in one call (B's NOTIFYs for each id interleaved), and B REFERs A
+// (back to B itself) while both are live. Each context gets its own NOTIFYs and ends exactly once
+// with its own outcome; A's transferee side completes; everything ends empty.
+TEST(ReferAgentAudit, TwoRefersInOneDialogAndAReferBackWhileLive) {
+    Rig r;
+    std::vector<std::uint32_t> ids;
+    DialogId b_dialog;
+    std::vector<int> b_refer_answers;  // responses B got to its own REFER
+    r.b_refer = [&](UaNode& node, UaEvent& ev, Time now) {
+        ids.push_back(ev.message->cseq().number);
+        b_dialog = ev.dialog;
+        (void)node.core().respond(ev.incoming, Rig::status(202), now);
+        if (ids.size() != 2) return;
+        const std::uint32_t id1 = ids[0], id2 = ids[1];
+        const DialogId d = ev.dialog;
+        auto notify_at = [&node, d, now](Duration at, std::uint32_t id, std::string state, int st, std::string reason) {
+            node.later(now + at, [d, id, state, st, reason](UaNode& n, Time t) {
+                ASSERT_TRUE(n.core().send_in_dialog(d, Rig::notify(id, state, st, reason), t));
+            });
+        };
+        notify_at(200ms, id2, "active;expires=60", 100, "Trying");
+        notify_at(400ms, id1, "active;expires=60", 100, "Trying");
+        node.later(now + 600ms, [d](UaNode& n, Time t) {
+            InDialogRequest refer{.method = "REFER",
+                                  .headers = {{"Refer-To", "<sip:bob@192.0.2.2:5060>"},
+                                              {"Referred-By", "<sip:bob@192.0.2.2>"}},
+                                  .content_type = {}, .body = {}};
+            ASSERT_TRUE(n.core().send_in_dialog(d, refer, t));
+        });
+        notify_at(1500ms, id2, "terminated;reason=noresource", 486, "Busy Here");
+        notify_at(2000ms, id1, "terminated;reason=noresource", 200, "OK");
+    };
+    std::vector<std::uint32_t> refer_notify_ids_at_b;  // NOTIFYs from A's transferee side
+    std::uint32_t b_refer_cseq = 0;
+    r.b.on_event = [&](UaNode& node, UaEvent& ev, Time now) {
+        if (ev.kind == UaEventKind::incoming_call) {
+            (void)node.core().answer(ev.session, AnswerOptions{}, now);
+        } else if (ev.kind == UaEventKind::request) {
+            if (ev.method == "REFER") {
+                r.b_refer(node, ev, now);
+                return;
+            }
+            if (ev.method == "NOTIFY" && ev.message->event() && ev.message->event()->has_id)
+                refer_notify_ids_at_b.push_back(*parse_uint(ev.message->event()->id, 0xffffffffu));
+            (void)node.core().respond(ev.incoming, Rig::status(200), now);
+        } else if (ev.kind == UaEventKind::response && ev.method == "REFER" && ev.final) {
+            b_refer_answers.push_back(ev.status);
+            if (ev.message) b_refer_cseq = ev.message->cseq().number;
+        }
+    };
+    SessionId ab = r.call();
+    auto h1 = r.agent.refer(ab, "sip:carol@192.0.2.3", ReferOptions{}, r.net.now());
+    auto h2 = r.agent.refer(ab, "sip:dave@192.0.2.3", keep_call(), r.net.now());
+    ASSERT_TRUE(h1);
+    ASSERT_TRUE(h2);
+    r.a.pump(r.net.now());
+    r.run(5s);
+
+    ASSERT_EQ(ids.size(), 2u);
+    EXPECT_LT(ids[0], ids[1]);
+    EXPECT_EQ(r.kinds_of(*h1), (std::vector<K>{K::refer_request_accepted, K::refer_progress, K::notify,
+                                               K::refer_accepted, K::notify, K::ended}));
+    EXPECT_EQ(r.kinds_of(*h2), (std::vector<K>{K::refer_request_accepted, K::refer_progress, K::notify,
+                                               K::refer_rejected, K::notify, K::ended}));
+    for (const auto& [h, e] : r.a_tagged) EXPECT_EQ(e.id, h == *h1 ? ids[0] : ids[1]) << seed_name(e.kind);
+    const ReferEvent* end1 = r.ended_of(*h1);
+    const ReferEvent* end2 = r.ended_of(*h2);
+    ASSERT_NE(end1, nullptr);
+    ASSERT_NE(end2, nullptr);
+    EXPECT_EQ(end1->outcome, ReferOutcome::accepted);
+    EXPECT_EQ(end1->status, 200);
+    EXPECT_TRUE(end1->hang_up);
+    EXPECT_EQ(end2->outcome, ReferOutcome::rejected);
+    EXPECT_EQ(end2->status, 486);
+    EXPECT_FALSE(end2->hang_up);
+    EXPECT_EQ(r.answers_to("A> SIP/2.0 200", "NOTIFY"), 4u);
+    EXPECT_EQ(r.on_wire("A> SIP/2.0 4"), 0u);  // no 400/481/489 from A
+
+    // B's REFER to A: A's transferee side accepted it, called B and reported the outcome.
+    EXPECT_EQ(b_refer_answers, (std::vector<int>{202}));
+    std::vector<TransfereeEventKind> tk;
+    for (const auto& t : r.a_transferee) tk.push_back(t.kind);
+    ASSERT_FALSE(tk.empty());
+    EXPECT_EQ(tk.front(), TransfereeEventKind::refer_received);
+    EXPECT_EQ(tk.back(), TransfereeEventKind::transfer_ended);
+    EXPECT_EQ(std::count(tk.begin(), tk.end(), TransfereeEventKind::transfer_ended), 1);
+    EXPECT_EQ(r.a_transferee.back().status, 200);
+    ASSERT_FALSE(refer_notify_ids_at_b.empty());
+    for (std::uint32_t id : refer_notify_ids_at_b) EXPECT_EQ(id, b_refer_cseq);  // RFC 3515 §2.4.6: B's REFER's CSeq
+    EXPECT_EQ(r.agent.live(), 0u);
+    EXPECT_EQ(r.agent.transferees_live(), 0u);
+    EXPECT_EQ(r.on_wire("A> BYE "), 1u);  // h1 succeeded: the transferred call is hung up
+
+    // The call the transfer placed (A to B again) is the application's: hang it up, then all is empty.
+    auto started = std::find_if(r.a_transferee.begin(), r.a_transferee.end(), [](const TransfereeEvent& t) {
+        return t.kind == TransfereeEventKind::transfer_started;
+    });
+    ASSERT_NE(started, r.a_transferee.end());
+    const SessionId placed = started->session;
+    EXPECT_FALSE(r.a.core().session_state(ab).has_value());
+    ASSERT_TRUE(r.a.core().bye(placed, r.net.now()));
+    r.a.pump(r.net.now());
+    r.run(60s);  // past Timer J / K (64*T1)
+    EXPECT_TRUE(empty_counts(r.a.core().counts()));
+    EXPECT_TRUE(empty_counts(r.b.core().counts()));
+}
+
+// Gap 3: B challenges the REFER (401), the core retries with credentials, B answers 202:
+// receive_response saw both, in order, and referRequestAccepted is raised exactly once.
+TEST(ReferAgentAudit, ReceiveResponseSeesTheChallengeTheCoreAnswered) {
+    UserAgentConfig ac = config("sip:alice@192.0.2.1", "192.0.2.1:5060", 0x100);
+    ac.credentials = {Credentials{.username = "alice", .password = "secret", .realm = ""}};
+    ac.digest_hash = [](DigestAlgorithm, std::string_view) { return std::string(32, 'a'); };  // B does not verify
+    Rig r(Rig::agent_config(), std::move(ac));
+    r.b_refer = [&](UaNode& node, UaEvent& ev, Time now) {
+        if (ev.message->find(HeaderId::authorization) == nullptr) {
+            UaResponse challenge = Rig::status(401);
+            challenge.headers = {{"WWW-Authenticate", "Digest realm=\"example.com\", nonce=\"n1\", qop=\"auth\", algorithm=MD5"}};
+            (void)node.core().respond(ev.incoming, challenge, now);
+            return;
+        }
+        const std::uint32_t id = ev.message->cseq().number;
+        (void)node.core().respond(ev.incoming, Rig::status(202), now);
+        ASSERT_TRUE(node.core().send_in_dialog(ev.dialog, Rig::notify(id, "terminated;reason=noresource", 200, "OK"), now));
+    };
+    std::vector<int> seen;
+    std::vector<std::uint32_t> seen_cseq;
+    ReferOptions o = keep_call();
+    o.receive_response = [&](const Message& m) {
+        seen.push_back(m.status());
+        seen_cseq.push_back(m.cseq().number);
+    };
+    r.call_and_refer(std::move(o));
+    r.run(5s);
+    EXPECT_EQ(seen, (std::vector<int>{401, 202}));
+    ASSERT_EQ(seen_cseq.size(), 2u);
+    EXPECT_GT(seen_cseq[1], seen_cseq[0]);
+    const auto accepted = std::count_if(r.a_events.begin(), r.a_events.end(),
+                                        [](const ReferEvent& e) { return e.kind == K::refer_request_accepted; });
+    EXPECT_EQ(accepted, 1);
+    EXPECT_EQ(std::count_if(r.a_events.begin(), r.a_events.end(),
+                            [](const ReferEvent& e) { return e.kind == K::refer_request_rejected; }),
+              0);
+    ASSERT_FALSE(r.a_events.empty());
+    EXPECT_EQ(r.a_events.back().kind, K::ended);
+    EXPECT_EQ(r.a_events.back().outcome, ReferOutcome::accepted);
+    EXPECT_EQ(r.responses_to_app(), 0u);  // the challenge is the agent's too
+}
+
+// Gap 4: attended transfer with a consultation call that is still ringing (proceeding): an error,
+// nothing on the wire, no context; either argument order.
+TEST(ReferAgentAudit, AttendedTransferWithARingingConsultationCallIsRefused) {
+    Rig r;
+    SessionId ab = r.call();
+    SessionId ringing_at_b;
+    r.b.on_event = [&](UaNode& node, UaEvent& ev, Time now) {
+        if (ev.kind == UaEventKind::request) {
+            if (ev.method == "REFER" && r.b_refer) r.b_refer(node, ev, now);
+            else (void)node.core().respond(ev.incoming, Rig::status(200), now);
+            return;
+        }
+        if (ev.kind != UaEventKind::incoming_call) return;
+        ringing_at_b = ev.session;
+        (void)node.core().answer(ev.session, AnswerOptions{.status = 180, .reason = {}, .headers = {}, .body = std::nullopt}, now);
+    };
+    InviteOptions invite;
+    invite.target = "sip:bob@192.0.2.2:5060";
+    auto consult = r.a.core().invite(invite, r.net.now());
+    ASSERT_TRUE(consult);
+    r.a.pump(r.net.now());
+    r.run(1s);
+    ASSERT_TRUE(ringing_at_b);
+    ASSERT_EQ(r.a.core().session_state(*consult), SessionState::proceeding);
+    r.wire.clear();
+    for (auto [session, other] : {std::pair{ab, *consult}, std::pair{*consult, ab}}) {
+        auto h = r.agent.refer_attended(session, other, ReferOptions{}, r.net.now());
+        ASSERT_FALSE(h);
+        EXPECT_EQ(h.error().code, ReferStartErrc::not_confirmed) << h.error().detail;
+        r.a.pump(r.net.now());
+    }
+    r.run(1s);
+    EXPECT_EQ(r.on_wire("REFER"), 0u);
+    EXPECT_EQ(r.agent.live(), 0u);
+    EXPECT_TRUE(r.a_events.empty());
+    EXPECT_EQ(r.a.core().session_state(ab), SessionState::confirmed);
+    EXPECT_EQ(r.a.core().session_state(*consult), SessionState::proceeding);
+    // Once the consultation call is answered, the same command succeeds.
+    ASSERT_TRUE(r.b.core().answer(ringing_at_b, AnswerOptions{}, r.net.now()));
+    r.b.pump(r.net.now());
+    r.run(1s);
+    ASSERT_EQ(r.a.core().session_state(*consult), SessionState::confirmed);
+    r.answer_refers(603);
+    EXPECT_TRUE(r.agent.refer_attended(ab, *consult, ReferOptions{}, r.net.now()));
+    r.a.pump(r.net.now());
+    r.run(1s);
+    EXPECT_EQ(r.on_wire("A> REFER "), 1u);
 }
 
 }  // namespace

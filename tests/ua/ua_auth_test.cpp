@@ -254,6 +254,37 @@ TEST(UaAuth, GenericRequest407OnlyTheFinalResponseSurfaces) {
     EXPECT_TRUE(test::empty(a.core().counts())) << test::describe(a.core().counts());
 }
 
+// report_challenges: the 407 the core answered surfaces first, informational (final false,
+// retried true), then the retry's 200 as the final response of the same request.
+TEST(UaAuth, GenericRequestReportChallengesSurfacesThe407AsRetried) {
+    sim::Network net(1);
+    UaNode a(net, a_addr, alice("secret"));
+    Challenger srv(net, ChallengerOptions{.proxy = true, .methods = {"MESSAGE"}});
+    auto id = a.core().send_request(OutOfDialogRequest{.method = "MESSAGE", .target = "sip:srv@192.0.2.9:5060",
+                                                       .headers = {}, .content_type = "text/plain", .body = "hi",
+                                                       .creates_dialog = false, .report_challenges = true},
+                                    net.now());
+    ASSERT_TRUE(id);
+    a.pump(net.now());
+    EXPECT_TRUE(net.run_until_idle(net.now() + 10min));
+    std::vector<const UaEvent*> responses;
+    for (const UaEvent& e : a.events())
+        if (e.kind == K::response) responses.push_back(&e);
+    ASSERT_EQ(responses.size(), 2u) << a.timeline();
+    EXPECT_EQ(responses[0]->status, 407);
+    EXPECT_TRUE(responses[0]->retried);
+    EXPECT_FALSE(responses[0]->final);
+    EXPECT_EQ(responses[0]->request, *id);
+    ASSERT_TRUE(responses[0]->message);
+    EXPECT_EQ(responses[0]->message->cseq().number, 1u);
+    EXPECT_EQ(responses[1]->status, 200);
+    EXPECT_FALSE(responses[1]->retried);
+    EXPECT_TRUE(responses[1]->final);
+    EXPECT_EQ(responses[1]->request, *id);
+    EXPECT_EQ(srv.cseqs("MESSAGE"), (std::vector<std::uint32_t>{1, 2}));
+    EXPECT_TRUE(test::empty(a.core().counts())) << test::describe(a.core().counts());
+}
+
 TEST(UaAuth, NoCredentialsForTheRealmSurfacesThe401) {
     sim::Network net(1);
     auto c = alice("secret");

@@ -374,6 +374,49 @@ TEST(UaEdge, Reinvite481EndsTheSessionWithoutBye) {
     EXPECT_TRUE(test::empty(a.core().counts())) << test::describe(a.core().counts());
 }
 
+// RFC 3261 §12.2.2: a peer that already took a later request of ours in the dialog refuses the
+// BYE 500 (lower CSeq). The BYE is sent once more with a fresh CSeq, so the peer's call ends too;
+// a second 500 ends the session anyway (no endless retry).
+TEST(UaEdge, ByeRefused500IsSentOnceMoreWithAFreshCSeq) {
+    for (int refusals : {1, 2}) {
+        SCOPED_TRACE("refusals " + std::to_string(refusals));
+        sim::Network net(1);
+        UaNode a(net, a_addr, test::ua_config("sip:alice@192.0.2.1", 1));
+        int byes = 0;
+        sim::CoreNode raw(net, raw_addr, raw_options(), [&](sim::CoreNode& n, TransactionEvent& e, Time now) {
+            if (e.kind != EventKind::request || !e.message) return;
+            ResponseSpec r;
+            if (e.message->method() == Method::bye) {
+                r.status = ++byes <= refusals ? 500 : 200;
+            } else {
+                r.to_tag = "srv";
+                r.headers = {{"Contact", "<sip:srv@192.0.2.9:5060>"}};
+                r.content_type = "application/sdp";
+                r.body = test::audio_answer;
+            }
+            ASSERT_TRUE(n.layer().respond(e.id, r, now));
+        });
+        auto s = a.core().invite(InviteOptions{.target = "sip:srv@192.0.2.9:5060", .headers = {}, .body = std::nullopt,
+                                               .content_type = "application/sdp"},
+                                 net.now());
+        ASSERT_TRUE(s);
+        a.pump(net.now());
+        net.run_until(net.now() + 1s);
+        ASSERT_EQ(a.core().session_state(*s), SessionState::confirmed);
+        ASSERT_TRUE(a.core().bye(*s, net.now()));
+        a.pump(net.now());
+        EXPECT_TRUE(net.run_until_idle(net.now() + 10min));
+        auto sent = parsed(a.sent(), "BYE ");
+        ASSERT_EQ(sent.size(), 2u) << a.timeline();
+        EXPECT_GT(sent[1].cseq().number, sent[0].cseq().number);
+        EXPECT_EQ(byes, 2);
+        ASSERT_EQ(a.count(K::session_ended), 1u) << a.timeline();
+        EXPECT_EQ(a.find(K::session_ended)->cause, EndCause::bye_local);
+        EXPECT_EQ(a.find(K::session_ended)->status, refusals == 1 ? 200 : 500);
+        EXPECT_TRUE(test::empty(a.core().counts())) << test::describe(a.core().counts());
+    }
+}
+
 TEST(UaEdge, CallOverTcp) {
     sim::Network net(1);
     auto ac = test::ua_config("sip:alice@192.0.2.1", 1);

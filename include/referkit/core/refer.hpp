@@ -32,8 +32,9 @@ struct TargetDialog {
 // in extra_headers replaces the default of the same name, each appears exactly once).
 struct ReferOptions {
     std::vector<std::string> extra_headers = {};  // whole header lines, "Name: value"
-    // Called by the glue with every response to the REFER (1xx, 2xx, 3xx-6xx, synthesised 408/503),
-    // before the context's events are raised. The core context never calls it.
+    // Called by the glue with every response to the REFER (1xx, 2xx, 3xx-6xx, synthesised 408/503,
+    // and a 401/407 the UA answered by retrying with credentials), before the context's events are
+    // raised. The core context never calls it.
     std::function<void(const Message&)> receive_response = {};
     bool active_after_transfer = false;            // keep the call after referAccepted
     std::string referred_by = {};                  // Referred-By value (RFC 3892); "" = our AOR

@@ -115,7 +115,9 @@ public:
 
     // Offers a UaEvent taken from the core (offer every event: the agent tracks sessions for
     // Replaces). Returns true when the event was the agent's, answered here: a response to one of
-    // its REFERs or NOTIFYs, a NOTIFY for the refer package, a REFER, a SUBSCRIBE to the refer
+    // its REFERs (a retried 401/407 included: receive_response only) or NOTIFYs, a NOTIFY for the
+    // refer package (a NOTIFY of another package is the application's, even in a dialog carrying a
+    // refer subscription), a REFER, a SUBSCRIBE to the refer
     // package, an incoming INVITE with Replaces (then see the replaced / replace_rejected events).
     // Session events and dialog_ended are observed (contexts progress or end) but returned false:
     // others need them (except the dialog_ended of a dialog that only a late NOTIFY for an ended

@@ -131,8 +131,10 @@ enum class UaEventKind : std::uint8_t {
     // has yet) while the request waits or for 64*T1 after its 2xx: one more dialog per fork.
     request,
     // A response to send_request/send_in_dialog (provisional and final). 401/407 that the core
-    // answered with credentials (§22.2) never surface; a challenge it cannot answer (no matching
-    // credentials, the same realm refused twice) surfaces as the final response. A final the
+    // answered with credentials (§22.2) surface only for a request sent with report_challenges:
+    // then as an informational event (final = false, retried = true; the retry's responses follow
+    // under the same RequestId); without it they never surface. A challenge it cannot answer (no
+    // matching credentials, the same realm refused twice) surfaces as the final response. A final the
     // transaction layer synthesised (408 on timeout, 503 on a transport error, §8.1.3.1) has
     // status set and message set to the synthesised response; code must still accept
     // message == nullopt with status set; `origin` says which (wire for a received one).
@@ -163,6 +165,9 @@ struct UaEvent {
     EndCause cause = EndCause::failed;
     MediaDirection direction = MediaDirection::sendrecv;
     ResponseOrigin origin = ResponseOrigin::wire;  // response events: received or synthesised
+    // Response events: a 401/407 the core answered by resending with credentials (RFC 3261 §22.2);
+    // only for requests sent with report_challenges. final is false: the request is still pending.
+    bool retried = false;
 };
 
 struct InviteOptions {
@@ -189,12 +194,15 @@ struct OutOfDialogRequest {
     std::string content_type{};
     std::string body{};
     bool creates_dialog = false;  // SUBSCRIBE, REFER: a 2xx (or an early NOTIFY) creates a dialog
+    // true: a 401/407 the core answers with credentials also surfaces (response event, retried = true).
+    bool report_challenges = false;
 };
 struct InDialogRequest {
     std::string method{};
     HeaderList headers{};
     std::string content_type{};
     std::string body{};
+    bool report_challenges = false;  // as OutOfDialogRequest::report_challenges
 };
 struct UaResponse {
     int status = 200;

@@ -69,7 +69,8 @@ std::expected<ReferHandle, ReferStartError> ReferAgent::refer_out_of_dialog(std:
     if (!headers) return std::unexpected(start_error(headers.error()));
     auto sent = ua_.send_request(OutOfDialogRequest{.method = "REFER", .target = std::string(request_uri),
                                                     .headers = to_ua(std::move(*headers)), .content_type = {},
-                                                    .body = {}, .creates_dialog = true},
+                                                    .body = {}, .creates_dialog = true,
+                                                    .report_challenges = true},  // SPEC: receiveResponse sees 401/407 too
                                  now);
     if (!sent) return std::unexpected(ReferStartError{.code = ReferStartErrc::ua_refused,
                                                       .detail = std::string(to_string(sent.error())),
@@ -88,7 +89,8 @@ std::expected<ReferHandle, ReferStartError> ReferAgent::start(SessionId session,
     auto headers = refer_request_headers(refer_to, options, config_.aor);
     if (!headers) return std::unexpected(start_error(headers.error()));
     auto sent = ua_.send_in_dialog(*dialog, InDialogRequest{.method = "REFER", .headers = to_ua(std::move(*headers)),
-                                                            .content_type = {}, .body = {}},
+                                                            .content_type = {}, .body = {},
+                                                            .report_challenges = true},
                                    now);
     if (!sent) return std::unexpected(ReferStartError{.code = ReferStartErrc::ua_refused,
                                                       .detail = std::string(to_string(sent.error())),
@@ -166,6 +168,9 @@ bool ReferAgent::handle(const UaEvent& ev, Time now) {
                 return false;
             }
             if (ev.message && e->ctx.options().receive_response) e->ctx.options().receive_response(*ev.message);
+            // A 401/407 the core answered with credentials (RFC 3261 §22.2): seen by receive_response
+            // only; the REFER is still pending (sync_ids follows the retry's CSeq).
+            if (ev.retried) return true;
             ReferResponse r;
             if (ev.message && ev.origin == ResponseOrigin::wire) {
                 r = refer_response_from(*ev.message);
@@ -222,11 +227,15 @@ bool ReferAgent::handle(const UaEvent& ev, Time now) {
                 }
             }
             auto event = ev.message->event();
+            bool refer_package = event && iequals(event->package, "refer");
+            // Another event package's NOTIFY (dialog, message-summary, ...) is the application's, even
+            // while a refer subscription lives in the same dialog (RFC 6665 §4.1.3: dialog usages are
+            // told apart by Event).
+            if (event && !refer_package) return false;
             std::vector<std::uint32_t> live;
             for (const Entry& e : entries_)
                 if (e.carries(ev.dialog) && e.ctx.live()) live.push_back(e.ctx.id());
-            bool refer_package = event && iequals(event->package, "refer");
-            if (live.empty() && !refer_package) return false;  // another event package's NOTIFY
+            if (live.empty() && !refer_package) return false;  // no Event and nothing of ours: not ours
             ReferNotifyVerdict v = classify_refer_notify(*ev.message, live);
             UaResponse answer{.status = v.status, .reason = std::string(reason_phrase(v.status)), .headers = {},
                               .content_type = {}, .body = {}, .creates_dialog = false};

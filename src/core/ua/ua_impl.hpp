@@ -123,6 +123,7 @@ struct Session {
     Outgoing bye{};
     EndCause end_cause = EndCause::bye_local;
     int end_status = 0;  // 0: the BYE's final status
+    bool bye_resent = false;  // the BYE was sent again after a 500 (see on_bye_response)
 };
 
 struct Request {
@@ -132,6 +133,7 @@ struct Request {
     bool creates_dialog = false;
     DialogId dialog{};
     bool usage_given = false;
+    bool report_challenges = false;  // surface 401/407 answered with credentials (UaEvent::retried)
 };
 
 // A dialog-creating request of ours answered 2xx: NOTIFYs from other forks may still create

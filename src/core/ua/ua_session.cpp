@@ -265,6 +265,14 @@ void UserAgentCore::Impl::on_bye_response(Session& s, TransactionEvent& ev, cons
             return;
         }
     }
+    if (status == 500 && m != nullptr && !s.bye_resent) {
+        // RFC 3261 §12.2.2: the peer refuses 500 a request whose CSeq is lower than one it already
+        // took; a later request of ours in this dialog (a NOTIFY, say) may have overtaken the BYE.
+        // Send the BYE once more with a fresh CSeq, or the peer keeps a call we consider over.
+        s.bye_resent = true;
+        start_bye(s, s.end_cause, s.end_status, now);
+        return;
+    }
     end_session(s, s.end_cause, s.end_status != 0 ? s.end_status : status,
                 m != nullptr ? std::optional<Message>(*m) : std::nullopt);
 }

@@ -618,7 +618,14 @@ void UserAgentCore::Impl::on_request_response(Request& r, TransactionEvent& ev, 
             r.tx = *id;
             clients[id->value] = ClientOwner{.role = ClientRole::request, .owner = r.id.value, .ack = {},
                                              .ack_destination = {}, .to_tag = {}, .fields = {}, .auth = {}};
-            return;  // answered internally: not surfaced
+            // Answered internally; surfaced only to a requester that asked, as informational (final
+            // false, retried true): the retry's own responses follow under the same RequestId.
+            if (r.report_challenges)
+                emit(UaEvent{.kind = UaEventKind::response, .session = {}, .dialog = r.dialog, .request = r.id,
+                             .incoming = {}, .message = *m, .method = r.out.method, .status = status, .final = false,
+                             .cause = EndCause::failed, .direction = MediaDirection::sendrecv,
+                             .origin = ResponseOrigin::wire, .retried = true});
+            return;
         }
     }
     DialogId d = r.dialog;
@@ -762,7 +769,7 @@ std::expected<RequestId, UaError> UserAgentCore::send_request(const OutOfDialogR
     const RequestId id{I.next_request++};
     I.requests.emplace(id.value, ua::Request{.id = id, .tx = *tx, .out = std::move(*o),
                                              .creates_dialog = request.creates_dialog, .dialog = {},
-                                             .usage_given = false});
+                                             .usage_given = false, .report_challenges = request.report_challenges});
     I.clients[tx->value] = ua::ClientOwner{.role = ua::ClientRole::request, .owner = id.value, .ack = {},
                                            .ack_destination = {}, .to_tag = {}, .fields = {}, .auth = {}};
     I.drain(now);
@@ -790,7 +797,8 @@ std::expected<RequestId, UaError> UserAgentCore::send_in_dialog(DialogId dialog,
     }
     const RequestId id{I.next_request++};
     I.requests.emplace(id.value, ua::Request{.id = id, .tx = *tx, .out = std::move(o), .creates_dialog = false,
-                                             .dialog = dialog, .usage_given = false});
+                                             .dialog = dialog, .usage_given = false,
+                                             .report_challenges = request.report_challenges});
     I.clients[tx->value] = ua::ClientOwner{.role = ua::ClientRole::request, .owner = id.value, .ack = {},
                                            .ack_destination = {}, .to_tag = {}, .fields = {}, .auth = {}};
     I.drain(now);

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "referkit/core/refer_request.hpp"
+#include "referkit/core/user_agent_core.hpp"
 
 namespace referkit {
 namespace {
@@ -96,6 +97,26 @@ TEST(ReferRequest, TargetDialogFromRecipientsPointOfView) {
     EXPECT_EQ(parsed->call_id, "abc@h");
     EXPECT_EQ(parsed->to_tag, "ours");     // remote-tag (recipient's remote = our local)
     EXPECT_EQ(parsed->from_tag, "theirs");  // local-tag
+}
+
+
+// SPEC "Headers: Allow": the REFER's Allow is the UA core's (same rule, same order), by default that
+// of a default UserAgentConfig; a caller passes the Allow of its own configuration.
+TEST(ReferRequest, AllowIsTheUaCoresAllow) {
+    EXPECT_EQ(allow_value(UserAgentConfig{}.app_methods), "INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, INFO, REFER, NOTIFY, SUBSCRIBE");
+    const std::vector<Method> app = {Method::refer, Method::invite, Method::notify};
+    EXPECT_EQ(allow_value(app), "INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, NOTIFY");
+    auto h = refer_request_headers("<sip:c@x>", {}, "sip:a@b", allow_value(app));
+    ASSERT_TRUE(h);
+    EXPECT_EQ(count(*h, "Allow"), 1u);
+    EXPECT_EQ(value(*h, "Allow"), "INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, NOTIFY");
+    auto d = refer_request_headers("<sip:c@x>", {}, "sip:a@b");
+    ASSERT_TRUE(d);
+    EXPECT_EQ(value(*d, "Allow"), allow_value(UserAgentConfig{}.app_methods));
+    auto user = refer_request_headers("<sip:c@x>", {.extra_headers = {"Allow: INVITE, BYE"}}, "sip:a@b");
+    ASSERT_TRUE(user);
+    EXPECT_EQ(count(*user, "Allow"), 1u);
+    EXPECT_EQ(value(*user, "Allow"), "INVITE, BYE");  // a user header replaces the default
 }
 
 }  // namespace

@@ -15,20 +15,20 @@ using ReferHeaderList = std::vector<std::pair<std::string, std::string>>;
 
 // Option tags we implement and list in Supported of a REFER.
 inline constexpr std::string_view refer_supported = "replaces, norefersub, tdialog";
-inline constexpr std::string_view refer_allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, SUBSCRIBE";
 
 // Target-Dialog value (RFC 4538 §3, syntax §7): tags as the *recipient* sees them, so remote-tag = our local
 // tag and local-tag = our remote tag.
 [[nodiscard]] std::string target_dialog_value(const TargetDialog& dialog);
 
 // Refer-To (as given, e.g. from make_refer_to), Referred-By (options.referred_by, else `our_aor`
-// written as "<aor>"), Allow, Supported, Refer-Sub: false when !options.refer_sub, Target-Dialog
+// written as "<aor>"), Allow (`allow`: the UA core's, UserAgentCore::allow_value(); empty = that of a
+// default UserAgentConfig), Supported, Refer-Sub: false when !options.refer_sub, Target-Dialog
 // when set, then options.extra_headers. A user header whose name (full or compact form, any case)
-// equals a default replaces it in place; each header appears exactly once (the last user value of
-// a name wins). Contact is not added (the UA core writes exactly one).
+// equals a default replaces it in place (the first of that name); every user header goes out exactly
+// once, in order. Contact is not added (the UA core writes exactly one).
 // Errors (ReferTargetError::bad_target): an extra header without "Name:" or with a non-token name,
-// or with CR/LF in it.
+// or with CR/LF in it; Refer-To, Referred-By, Refer-Sub or Target-Dialog given twice.
 [[nodiscard]] std::expected<ReferHeaderList, ReferTargetError> refer_request_headers(
-    std::string_view refer_to, const ReferOptions& options, std::string_view our_aor);
+    std::string_view refer_to, const ReferOptions& options, std::string_view our_aor, std::string_view allow = {});
 
 }  // namespace referkit

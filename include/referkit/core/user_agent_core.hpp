@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -221,6 +222,10 @@ struct UaCounts {
     std::size_t transaction_owners = 0;
 };
 
+// The Allow value of a UA core (RFC 3261 §20.5): INVITE, ACK, BYE, CANCEL, OPTIONS (the methods the
+// core handles), then each of `app_methods` not among them, in order.
+[[nodiscard]] std::string allow_value(std::span<const Method> app_methods);
+
 class UserAgentCore final : public Driven {
 public:
     // Preconditions: config.transaction.random set (the TransactionLayer aborts otherwise). The core
@@ -298,6 +303,8 @@ public:
     // nullopt once the final response was reported, or for an unknown id.
     [[nodiscard]] std::optional<DialogInfo> request_info(RequestId id) const;
     [[nodiscard]] UaCounts counts() const;
+    // The Allow value this core writes (allow_value(config.app_methods)); a REFER carries it too.
+    [[nodiscard]] std::string allow_value() const;
     [[nodiscard]] const TransactionLayer& transactions() const noexcept;
 
 private:

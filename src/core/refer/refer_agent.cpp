@@ -65,7 +65,7 @@ std::expected<ReferHandle, ReferStartError> ReferAgent::refer_out_of_dialog(std:
                                                          .default_domain = config_.default_domain,
                                                          .default_scheme = config_.default_scheme});
     if (!refer_to) return std::unexpected(start_error(refer_to.error()));
-    auto headers = refer_request_headers(*refer_to, options, config_.aor);
+    auto headers = refer_request_headers(*refer_to, options, config_.aor, ua_.allow_value());
     if (!headers) return std::unexpected(start_error(headers.error()));
     auto sent = ua_.send_request(OutOfDialogRequest{.method = "REFER", .target = std::string(request_uri),
                                                     .headers = to_ua(std::move(*headers)), .content_type = {},
@@ -86,7 +86,7 @@ std::expected<ReferHandle, ReferStartError> ReferAgent::start(SessionId session,
                                                               ReferOptions options, Time now) {
     auto dialog = ua_.session_dialog(session);
     if (!dialog) return std::unexpected(ReferStartError{.code = ReferStartErrc::not_confirmed, .detail = "no dialog"});
-    auto headers = refer_request_headers(refer_to, options, config_.aor);
+    auto headers = refer_request_headers(refer_to, options, config_.aor, ua_.allow_value());
     if (!headers) return std::unexpected(start_error(headers.error()));
     auto sent = ua_.send_in_dialog(*dialog, InDialogRequest{.method = "REFER", .headers = to_ua(std::move(*headers)),
                                                             .content_type = {}, .body = {},

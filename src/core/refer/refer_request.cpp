@@ -3,6 +3,7 @@
 
 #include "referkit/core/header_id.hpp"
 #include "referkit/core/headers.hpp"
+#include "referkit/core/user_agent_core.hpp"
 
 #include <vector>
 
@@ -30,13 +31,14 @@ bool same_header(std::string_view a, std::string_view b) noexcept {
 
 std::expected<ReferHeaderList, ReferTargetError> refer_request_headers(std::string_view refer_to,
                                                                         const ReferOptions& options,
-                                                                        std::string_view our_aor) {
+                                                                        std::string_view our_aor,
+                                                                        std::string_view allow) {
     ReferHeaderList out;
     out.emplace_back("Refer-To", std::string(refer_to));
     std::string by = options.referred_by;
     if (by.empty()) by = "<" + std::string(our_aor) + ">";  // RFC 3892 §3: name-addr of the referrer
     out.emplace_back("Referred-By", std::move(by));
-    out.emplace_back("Allow", std::string(refer_allow));
+    out.emplace_back("Allow", allow.empty() ? allow_value(UserAgentConfig{}.app_methods) : std::string(allow));
     out.emplace_back("Supported", std::string(refer_supported));
     if (!options.refer_sub) out.emplace_back("Refer-Sub", "false");  // RFC 4488 §4
     if (options.target_dialog) out.emplace_back("Target-Dialog", target_dialog_value(*options.target_dialog));

@@ -135,9 +135,9 @@ bool UserAgentCore::Impl::refuse_unhandled_method(const TransactionEvent& ev, Ti
     return true;
 }
 
-std::string UserAgentCore::Impl::allow_value() const {
+std::string allow_value(std::span<const Method> app_methods) {
     std::string s = "INVITE, ACK, BYE, CANCEL, OPTIONS";
-    for (Method m : config.app_methods) {
+    for (Method m : app_methods) {
         if (m == Method::invite || m == Method::ack || m == Method::bye || m == Method::cancel ||
             m == Method::options || method_name(m).empty())
             continue;
@@ -146,6 +146,8 @@ std::string UserAgentCore::Impl::allow_value() const {
     }
     return s;
 }
+
+std::string UserAgentCore::Impl::allow_value() const { return referkit::allow_value(config.app_methods); }
 
 std::string UserAgentCore::Impl::local_uri() const {
     std::string s;
@@ -913,6 +915,8 @@ std::optional<DialogInfo> UserAgentCore::request_info(RequestId id) const {
     }
     return i;
 }
+
+std::string UserAgentCore::allow_value() const { return impl_->allow_value(); }
 
 UaCounts UserAgentCore::counts() const {
     const Impl& I = *impl_;

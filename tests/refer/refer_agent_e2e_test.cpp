@@ -1179,5 +1179,39 @@ TEST(SpecRules, InDialogReferInARingingCallIsRefusedAndNothingIsSent) {
     EXPECT_TRUE(r.a_events.empty());
 }
 
+// SPEC "Subscription-State ... explicit unsubscribe" (RFC 6665 §4.1.2.3, RFC 3515 §2.4.6): the
+// unsubscribing SUBSCRIBE goes in the REFER's dialog with Event: refer;id=<the REFER's CSeq> and
+// Expires: 0, after the REFER in CSeq order.
+TEST(SpecRules, UnsubscribeIsASubscribeWithExpiresZeroAndTheRefersId) {
+    Rig r;
+    r.b_refer = [&](UaNode& node, UaEvent& ev, Time now) {
+        (void)node.core().respond(ev.incoming, Rig::status(202), now);
+        ASSERT_TRUE(node.core().send_in_dialog(ev.dialog, Rig::notify(ev.message->cseq().number, "active;expires=60", 100, "Trying"), now));
+    };
+    SessionId ab = r.call();
+    auto h = r.agent.refer(ab, "sip:carol@192.0.2.3", ReferOptions{}, r.net.now());
+    ASSERT_TRUE(h);
+    r.a.pump(r.net.now());
+    r.run(2s);
+    ASSERT_TRUE(r.agent.unsubscribe(*h, r.net.now()));
+    r.a.pump(r.net.now());
+    r.run(2s);
+    auto refers = sent(r, r.a_addr, Method::refer);
+    auto subscribes = sent(r, r.a_addr, Method::subscribe);
+    ASSERT_EQ(refers.size(), 1u);
+    ASSERT_EQ(subscribes.size(), 1u);
+    const Message& refer = refers.front();
+    const Message& sub = subscribes.front();
+    EXPECT_EQ(header_value(sub, HeaderId::expires), "0");
+    const std::string event = header_value(sub, HeaderId::event);
+    EXPECT_TRUE(event.starts_with("refer")) << event;
+    EXPECT_NE(event.find("id=" + std::to_string(refer.cseq().number)), std::string::npos) << event;
+    EXPECT_EQ(sub.call_id(), refer.call_id());
+    EXPECT_EQ(sub.from().tag, refer.from().tag);
+    EXPECT_EQ(sub.to().tag, refer.to().tag);
+    EXPECT_GT(sub.cseq().number, refer.cseq().number);
+    EXPECT_EQ(sub.count(HeaderId::contact), 1u);  // SUBSCRIBE is a target refresh (RFC 6665 §4.1.2.1)
+}
+
 }  // namespace
 }  // namespace referkit

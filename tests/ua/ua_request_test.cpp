@@ -207,6 +207,34 @@ TEST(UaRequest, InDialogInfo) {
     EXPECT_EQ(req->message->body(), "Signal=5\r\nDuration=160\r\n");
 }
 
+// An application that never answers a request it was handed: after unanswered_request_timeout
+// (64*T1 by default) the core answers 408 and forgets it; nothing leaks and the call goes on.
+TEST(UaRequest, RequestTheApplicationNeverAnswersGets408AndIsForgotten) {
+    CallFixture f;
+    f.b.on_event = [](UaNode&, const UaEvent&, Time) {};  // B's application ignores everything now
+    f.raw.send(f.as_a("INFO", "5"), b_addr, f.net.now());
+    f.net.run_until(f.net.now() + 1s);
+    EXPECT_EQ(f.b.core().counts().incoming, 1u);
+    EXPECT_TRUE(f.raw.responses.empty());
+    const auto sent_408 = [&f] {
+        std::size_t n = 0;
+        for (const std::string& m : f.b.sent()) n += m.starts_with("SIP/2.0 408 ") && m.find(" INFO\r\n") != std::string::npos;
+        return n;
+    };
+    f.net.run_until(f.net.now() + 30s);  // 31 s after the INFO: still waiting for the application
+    EXPECT_EQ(sent_408(), 0u);
+    EXPECT_EQ(f.b.core().counts().incoming, 1u);
+    f.net.run_until(f.net.now() + 2s);
+    // (The raw peer's Timer F fired at 32 s, just before: the 408 is for B's own bookkeeping.)
+    EXPECT_EQ(sent_408(), 1u);
+    EXPECT_EQ(f.b.core().counts().incoming, 0u);
+    EXPECT_EQ(f.b.core().session_state(f.bs), SessionState::confirmed);
+    // Too late for the application now: its answer is refused, nothing is sent.
+    const UaEvent* req = f.b.find(K::request);
+    ASSERT_NE(req, nullptr);
+    EXPECT_EQ(f.b.core().respond(req->incoming, ok200(), f.net.now()).error(), UaError::no_such_request);
+}
+
 TEST(UaRequest, RequestForUnknownDialogGets481) {
     CallFixture f;
     auto r = f.as_a("BYE", "5");

@@ -90,6 +90,11 @@ struct UserAgentConfig {
     // 200 again without any event instead of 481. nullopt = 64*T1 (Timer J on UDP); zero = never.
     std::optional<Duration> final_notify_memory{};
     std::size_t max_final_notifies = 1024;        // bound of that memory (oldest forgotten first)
+    // A request handed to the application (UaEventKind::request) that it has not answered finally
+    // this long is answered 408 by the core and forgotten, so that an application that ignores
+    // requests leaks neither transactions nor memory. 64*T1 by default (the peer's Timer F has
+    // fired by then, RFC 3261 §17.1.2.2); zero = never.
+    Duration unanswered_request_timeout = std::chrono::seconds(32);
 };
 
 enum class UaError : std::uint8_t {

@@ -152,6 +152,7 @@ struct Incoming {
     Message request;  // always given (no default: Message has none)
     Source source{};
     DialogId dialog{};
+    std::optional<Time> answer_by{};  // UserAgentConfig::unanswered_request_timeout
 };
 
 }  // namespace referkit::ua
@@ -220,6 +221,9 @@ struct UserAgentCore::Impl {
     void remember_final_notify(const Message& m, Time now);
     bool is_duplicate_final_notify(const Message& m, Time now);
     void forget_final_notifies(Time now);
+    // Incoming requests past their answer_by, and the earliest answer_by.
+    [[nodiscard]] std::vector<IncomingId> unanswered(Time now) const;
+    [[nodiscard]] std::optional<Time> unanswered_deadline() const;
     // A NOTIFY outside any known dialog for a dialog-creating request of ours (waiting, or answered
     // 2xx within 64*T1): makes its dialog and raises the request event; false when it is not one.
     bool notify_creates_dialog(TransactionEvent& ev, Time now);

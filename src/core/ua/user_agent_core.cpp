@@ -585,7 +585,10 @@ void UserAgentCore::Impl::new_incoming(TransactionEvent& ev, DialogId d, Request
         return;
     }
     const IncomingId id{next_incoming++};
-    incoming.emplace(id.value, Incoming{.id = id, .tx = ev.id, .request = *ev.message, .source = ev.source, .dialog = d});
+    std::optional<Time> answer_by;
+    if (config.unanswered_request_timeout.count() > 0) answer_by = now + config.unanswered_request_timeout;
+    incoming.emplace(id.value, Incoming{.id = id, .tx = ev.id, .request = *ev.message, .source = ev.source, .dialog = d,
+                                        .answer_by = answer_by});
     servers[ev.id.value] = ServerOwner{.role = ServerRole::incoming, .owner = id.value};
     emit(UaEvent{.kind = UaEventKind::request, .session = {}, .dialog = d, .request = request, .incoming = id,
                  .message = ev.message, .method = std::string(ev.message->method_text()), .status = 0, .final = false,
@@ -722,12 +725,25 @@ void UserAgentCore::transport_error(TransactionId id, Time now) {
     impl_->drain(now);
 }
 
+std::vector<IncomingId> UserAgentCore::Impl::unanswered(Time now) const {
+    std::vector<IncomingId> out;
+    for (const auto& [id, in] : incoming)
+        if (in.answer_by && now >= *in.answer_by) out.push_back(in.id);
+    return out;
+}
+
+std::optional<Time> UserAgentCore::Impl::unanswered_deadline() const {
+    std::optional<Time> best;
+    for (const auto& [id, in] : incoming)
+        if (in.answer_by && (!best || *in.answer_by < *best)) best = in.answer_by;
+    return best;
+}
+
 std::optional<Time> UserAgentCore::next_deadline() const {
-    auto a = impl_->txl.next_deadline();
-    auto b = impl_->session_deadline();
-    if (!a) return b;
-    if (!b) return a;
-    return std::min(*a, *b);
+    std::optional<Time> best;
+    for (auto t : {impl_->txl.next_deadline(), impl_->session_deadline(), impl_->unanswered_deadline()})
+        if (t && (!best || *t < *best)) best = t;
+    return best;
 }
 
 void UserAgentCore::on_timer(Time now) {
@@ -735,6 +751,11 @@ void UserAgentCore::on_timer(Time now) {
     impl_->drain(now);
     impl_->session_timers(now);
     impl_->drain(now);
+    // §21.4.9: a request the application never answered gets 408 (and is forgotten).
+    for (IncomingId id : impl_->unanswered(now))
+        (void)respond(id, UaResponse{.status = 408, .reason = {}, .headers = {}, .content_type = {}, .body = {},
+                                     .creates_dialog = false},
+                      now);
 }
 
 void UserAgentCore::on_local_address(Transport transport, const Endpoint& local, std::string_view sent_by) {

@@ -31,23 +31,28 @@ std::function<std::uint64_t()> secure_random() {
 
 namespace {
 
+// Adds `token` to `list` unless it is there in any case (option tags, event packages).
+void add_token(std::vector<std::string>& list, std::string_view token) {
+    const auto same = [token](const std::string& t) {
+        return t.size() == token.size() && std::equal(t.begin(), t.end(), token.begin(), [](char a, char b) {
+                   return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+               });
+    };
+    if (std::none_of(list.begin(), list.end(), same)) list.emplace_back(token);
+}
+
 UserAgentConfig with_runtime_defaults(UserAgentConfig config, const ReferAgentConfig& refer) {
     if (!config.transaction.random) config.transaction.random = secure_random();
     if (!config.digest_hash) config.digest_hash = runtime::openssl_digest_hash();
     // The option tags the ReferAgent implements: advertised in Supported, and accepted in a peer's
     // Require (else §8.2.2.3 makes the core answer 420: an attended transfer from a phone that sends
     // `Require: replaces` would fail). RFC 3891 §6.1, RFC 4488 §4, RFC 4538 §5.
-    const auto add = [&config](std::string_view tag) {
-        for (const std::string& t : config.supported)
-            if (t.size() == tag.size() && std::equal(t.begin(), t.end(), tag.begin(), [](char a, char b) {
-                    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-                }))
-                return;
-        config.supported.emplace_back(tag);
-    };
-    if (refer.handle_replaces) add("replaces");
-    if (refer.server.allow_no_subscription) add("norefersub");
-    add("tdialog");
+    if (refer.handle_replaces) add_token(config.supported, "replaces");
+    if (refer.server.allow_no_subscription) add_token(config.supported, "norefersub");
+    add_token(config.supported, "tdialog");
+    // The ReferAgent's event package; other packages reach the application only if it lists them
+    // (489 otherwise, RFC 6665 §8.2.2).
+    add_token(config.event_packages, "refer");
     return config;
 }
 

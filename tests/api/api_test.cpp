@@ -383,6 +383,50 @@ TEST_P(TransferApi, RequireReplacesIsUnderstoodByDefault) {
     EXPECT_TRUE(run_until(io, [&] { return !ac.state().has_value(); }));
 }
 
+// SPEC: 489 only for a different event package. A UserAgent takes `refer` (its ReferAgent's) and
+// the packages the application lists in core.event_packages; a NOTIFY of any other package in a
+// call is answered 489 with Allow-Events, and the call goes on.
+TEST_P(TransferApi, UnlistedEventPackageGets489ListedOneReachesTheApplication) {
+    UserAgentOptions bo;
+    bo.core.event_packages = {"dialog"};
+    Party a(io, "alice", GetParam()), b(io, "bob", GetParam(), Answer::ok, std::move(bo));
+    start(a);
+    start(b);
+    Session ab = call(a, b);
+    auto d = a.ua().core().session_dialog(ab.id());
+    ASSERT_TRUE(d.has_value());
+    for (const char* package : {"presence", "dialog"}) {
+        a.ua().post([dialog = *d, package](UserAgentCore& core, Time now) {
+            auto sent = core.send_in_dialog(
+                dialog,
+                InDialogRequest{.method = "NOTIFY",
+                                .headers = {{"Event", package}, {"Subscription-State", "active;expires=60"}},
+                                .content_type = {}, .body = {}},
+                now);
+            EXPECT_TRUE(sent.has_value());
+        });
+    }
+    // presence: 489 at once. dialog: reaches bob's application (which does not answer it here).
+    ASSERT_TRUE(run_until(io, [&] {
+        return a.count(UaEventKind::response) >= 1 && b.count(UaEventKind::request) >= 1;
+    }));
+    const UaEvent* answer = nullptr;
+    for (const auto& e : a.events())
+        if (e.kind == UaEventKind::response && e.final) answer = &e;
+    ASSERT_NE(answer, nullptr);
+    EXPECT_EQ(answer->status, 489);
+    ASSERT_TRUE(answer->message.has_value());
+    const HeaderField* allow = answer->message->find(HeaderId::allow_events);
+    ASSERT_NE(allow, nullptr);
+    EXPECT_NE(allow->value.find("dialog"), std::string_view::npos);
+    EXPECT_NE(allow->value.find("refer"), std::string_view::npos);
+    std::vector<std::string> reached;
+    for (const auto& e : b.events())
+        if (e.kind == UaEventKind::request && e.message && e.message->event()) reached.emplace_back(e.message->event()->package);
+    EXPECT_EQ(reached, std::vector<std::string>{"dialog"});
+    EXPECT_EQ(ab.state(), SessionState::confirmed);
+}
+
 TEST(TransferApiWire, ExtraHeadersReachTheWireAndReceiveResponseSeesEveryResponse) {
     boost::asio::io_context io;
     Party a(io, "alice", Transport::udp);

@@ -77,6 +77,11 @@ struct UserAgentConfig {
     std::vector<Method> app_methods = {Method::message, Method::info, Method::refer, Method::notify,
                                        Method::subscribe};
     std::vector<std::string> supported{};           // option tags (Supported; 420 for others in Require)
+    // Event packages (RFC 6665 §7.2) whose SUBSCRIBEs and NOTIFYs this UA takes: one naming another
+    // package is answered 489 Bad Event with Allow-Events (§8.2.2, SPEC: 489 only for a different
+    // package). Empty = no check: every package reaches the application. The runtime UserAgent
+    // always adds "refer" (its ReferAgent's).
+    std::vector<std::string> event_packages{};
     // Bodies we accept (415 for others, §8.2.3); OPTIONS's Accept lists them.
     std::vector<std::string> accept = {"application/sdp", "message/sipfrag", "text/plain", "application/dtmf-relay"};
     SessionDescriptionHandler sdp{};

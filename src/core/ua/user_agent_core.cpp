@@ -488,6 +488,16 @@ void UserAgentCore::Impl::on_request(TransactionEvent& ev, Time now) {
         respond_simple(ev.id, 200, {}, now);  // §17.2.2 beyond the transaction's life: no event
         return;
     }
+    if ((m.method() == Method::notify || m.method() == Method::subscribe) && !config.event_packages.empty()) {
+        // RFC 6665 §8.2.2: a package we do not implement is 489, with the ones we do.
+        if (auto e = m.event(); e && std::none_of(config.event_packages.begin(), config.event_packages.end(),
+                                                   [&](const std::string& p) { return iequals(p, e->package); })) {
+            std::string allow;
+            for (const std::string& p : config.event_packages) allow += (allow.empty() ? "" : ", ") + p;
+            respond_simple(ev.id, 489, {{"Allow-Events", std::move(allow)}}, now);
+            return;
+        }
+    }
     if (!m.to().tag.empty()) {
         DialogEntry* d = find_dialog(m.call_id(), m.to().tag, m.from().tag);
         if (d == nullptr && m.method() == Method::notify && notify_creates_dialog(ev, now)) return;

@@ -39,8 +39,10 @@ struct UserAgentOptions {
     // (Call-IDs, tags and branches must not be guessable) and core.digest_hash with OpenSSL's MD5 /
     // SHA-256; transaction.sent_by is set per transport from the listeners. core.supported gets the
     // option tags the ReferAgent implements (replaces unless refer.handle_replaces is false,
-    // norefersub unless refer.server.allow_no_subscription is false, tdialog), so that a peer's
-    // `Require:` of them is not answered 420.
+    // norefersub unless refer.server.allow_no_subscription is false), so that a peer's `Require:`
+    // of them is not answered 420; and core.event_packages gets "refer": SUBSCRIBEs and NOTIFYs of
+    // any package not listed there are answered 489 by the core, so an application that
+    // subscribes to another package (dialog, presence ...) must list it.
     UserAgentConfig core{};
     runtime::EngineOptions engine{};
     // One line per notable runtime event (listeners, refused connections, handler exceptions);

@@ -46,10 +46,10 @@ UserAgentConfig with_runtime_defaults(UserAgentConfig config, const ReferAgentCo
     if (!config.digest_hash) config.digest_hash = runtime::openssl_digest_hash();
     // The option tags the ReferAgent implements: advertised in Supported, and accepted in a peer's
     // Require (else §8.2.2.3 makes the core answer 420: an attended transfer from a phone that sends
-    // `Require: replaces` would fail). RFC 3891 §6.1, RFC 4488 §4, RFC 4538 §5.
+    // `Require: replaces` would fail). RFC 3891 §6.1, RFC 4488 §4. Not tdialog: the transferee does not
+    // act on a received Target-Dialog (RFC 4538 §4), so it must not be claimed.
     if (refer.handle_replaces) add_token(config.supported, "replaces");
     if (refer.server.allow_no_subscription) add_token(config.supported, "norefersub");
-    add_token(config.supported, "tdialog");
     // The ReferAgent's event package; other packages reach the application only if it lists them
     // (489 otherwise, RFC 6665 §8.2.2).
     add_token(config.event_packages, "refer");
@@ -92,6 +92,13 @@ struct UserAgent::Impl final : Driven {
 
     runtime::EngineOptions with_log(runtime::EngineOptions o) {
         if (!o.log && log_) o.log = log_;
+        // The trace hook runs inside the engine's steps: like every user hook, it cannot throw into them.
+        if (o.trace) {
+            o.trace = [this, f = std::move(o.trace)](runtime::TraceDirection d, Transport t, const Endpoint& peer,
+                                                     std::string_view bytes) {
+                guarded("trace hook", [&] { f(d, t, peer, bytes); });
+            };
+        }
         return o;
     }
 

@@ -27,6 +27,16 @@ TEST(TraceMask, AuthorizationSecretsAreMaskedAndTheRestKept) {
     EXPECT_EQ(out.find('\r'), std::string::npos);
 }
 
+// RFC 3261 §7.5: a datagram may start with CRLFs; they are not the end of the headers.
+TEST(TraceMask, LeadingCrlfDoesNotHideTheHeaders) {
+    const std::string out = masked_message(
+        "\r\n\r\nREGISTER sip:example.com SIP/2.0\r\n"
+        "Authorization: Digest username=\"a\", realm=\"r\", nonce=\"n1\", uri=\"sip:example.com\", response=\"secret99\"\r\n"
+        "Content-Length: 0\r\n\r\n");
+    EXPECT_EQ(out.find("secret99"), std::string::npos) << out;
+    EXPECT_NE(out.find("REGISTER sip:example.com"), std::string::npos) << out;
+}
+
 TEST(TraceMask, BodyAndLookalikeHeadersAreNotTouched) {
     const std::string msg =
         "NOTIFY sip:a@example.com SIP/2.0\r\n"

@@ -385,7 +385,8 @@ int run_target(const CommonOptions& c, const TargetCommand& cmd, std::ostream& o
     auto ua = make_ua(
         r, t, *setup,
         [&sessions](UserAgent& agent, const UaEvent& e) {
-            // Auto-answer every call that reaches the application.
+            // Ended calls are forgotten (target runs for days); every new call is answered.
+            if (e.kind == UaEventKind::session_ended) std::erase(sessions, e.session);
             if (e.kind != UaEventKind::incoming_call) return;
             sessions.push_back(e.session);
             (void)agent.session(e.session).answer();

@@ -153,14 +153,15 @@ bool starts_with_nocase(std::string_view line, std::string_view prefix) {
 std::string masked_message(std::string_view bytes) {
     std::string out;
     out.reserve(bytes.size());
-    bool in_body = false;
+    bool in_body = false, started = false;  // CRLFs before the start line are not the header end (§7.5)
     while (!bytes.empty()) {
         const std::size_t nl = bytes.find('\n');
         std::string_view line = bytes.substr(0, nl);
         bytes = nl == std::string_view::npos ? std::string_view{} : bytes.substr(nl + 1);
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (!in_body) {
-            if (line.empty()) in_body = true;
+            if (line.empty() && started) in_body = true;
+            if (!line.empty()) started = true;
             for (std::string_view name : {std::string_view("authorization"), std::string_view("proxy-authorization")}) {
                 if (!starts_with_nocase(line, name)) continue;
                 std::string_view rest = line.substr(name.size());

@@ -14,7 +14,8 @@ namespace referkit {
 using ReferHeaderList = std::vector<std::pair<std::string, std::string>>;
 
 // Option tags we implement and list in Supported of a REFER.
-inline constexpr std::string_view refer_supported = "replaces, norefersub, tdialog";
+// (Not tdialog: we send Target-Dialog but do not act on a received one, RFC 4538 §4.)
+inline constexpr std::string_view refer_supported = "replaces, norefersub";
 
 // Target-Dialog value (RFC 4538 §3, syntax §7): tags as the *recipient* sees them, so remote-tag = our local
 // tag and local-tag = our remote tag.

@@ -762,10 +762,13 @@ void UserAgentCore::on_timer(Time now) {
     impl_->session_timers(now);
     impl_->drain(now);
     // §21.4.9: a request the application never answered gets 408 (and is forgotten).
-    for (IncomingId id : impl_->unanswered(now))
-        (void)respond(id, UaResponse{.status = 408, .reason = {}, .headers = {}, .content_type = {}, .body = {},
-                                     .creates_dialog = false},
-                      now);
+    for (IncomingId id : impl_->unanswered(now)) {
+        auto answered = respond(id, UaResponse{.status = 408, .reason = {}, .headers = {}, .content_type = {},
+                                               .body = {}, .creates_dialog = false},
+                                now);
+        // Whatever happened, the request is forgotten: a deadline left in the past would fire for ever.
+        if (!answered) impl_->incoming.erase(id.value);
+    }
 }
 
 void UserAgentCore::on_local_address(Transport transport, const Endpoint& local, std::string_view sent_by) {

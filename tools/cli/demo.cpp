@@ -3,6 +3,8 @@
 #include "demo.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <optional>
 #include <boost/asio/io_context.hpp>
 #include <memory>
 #include <string>
@@ -99,19 +101,38 @@ void check(Timeline& t, std::string_view what, bool ok, bool& all) {
     all = all && ok;
 }
 
+// alice REFERs `call` to `target` and waits (until `deadline`) for the transfer to end; nullopt
+// (reported on the timeline) when the REFER could not be sent.
+std::optional<Transfer> refer_and_wait(boost::asio::io_context& io, Timeline& t, Actor& alice, Session& call,
+                                       TransferTarget target, TransferOptions options,
+                                       std::chrono::steady_clock::time_point deadline) {
+    options.handlers = printing_handlers(t, alice.name);
+    auto transfer = call.refer(std::move(target), std::move(options));
+    if (!transfer) {
+        t.event(alice.name, "error", 0, {}, "REFER not sent: " + std::string(to_string(transfer.error().code)) + " " +
+                                                transfer.error().detail);
+        return std::nullopt;
+    }
+    run_until(io, [&] { return transfer->ended(); }, deadline);
+    return std::move(*transfer);
+}
+
+// bob hangs up his new call with carol (if it is up), bounded.
+void bob_hangs_up(boost::asio::io_context& io, Timeline& t, Actor& bob, SessionId call) {
+    if (!call || !bob.ua->session(call).state()) return;
+    t.event(bob.name, "bye", 0, {}, "bob hangs up the call with carol");
+    (void)bob.ua->session(call).bye();
+    run_until(io, [&] { return bob.gone(call); }, std::chrono::steady_clock::now() + wait_bound);
+}
+
 bool blind(boost::asio::io_context& io, Timeline& t, Actor& alice, Actor& bob, Actor& carol) {
     t.event("demo", "phase", 0, {}, "blind transfer: alice calls bob, then REFERs him to carol");
     Session ab = place_call(io, t, alice, bob);
     if (!ab.id()) return false;
     const std::size_t bob_mark = bob.transferee.size();
-    auto transfer = ab.refer(carol.uri(), TransferOptions{.handlers = printing_handlers(t, alice.name)});
-    if (!transfer) {
-        t.event(alice.name, "error", 0, {}, "REFER not sent: " + std::string(to_string(transfer.error().code)) + " " +
-                                                transfer.error().detail);
-        return false;
-    }
     const auto deadline = std::chrono::steady_clock::now() + wait_bound;
-    run_until(io, [&] { return transfer->ended(); }, deadline);
+    auto transfer = refer_and_wait(io, t, alice, ab, carol.uri(), TransferOptions{}, deadline);
+    if (!transfer) return false;
     SessionId bc{};
     // The new call: bob's INVITE to carol confirmed on both sides, alice's call to bob ended.
     const bool settled = run_until(
@@ -127,11 +148,7 @@ bool blind(boost::asio::io_context& io, Timeline& t, Actor& alice, Actor& bob, A
     bool ok = true;
     check(t, "blind: transfer outcome accepted", transfer->outcome() == ReferOutcome::accepted, ok);
     check(t, "blind: bob-carol call confirmed on both sides, alice-bob call ended", settled, ok);
-    if (bc && bob.ua->session(bc).state()) {
-        t.event(bob.name, "bye", 0, {}, "bob hangs up the call with carol");
-        (void)bob.ua->session(bc).bye();
-        run_until(io, [&] { return bob.gone(bc); }, std::chrono::steady_clock::now() + wait_bound);
-    }
+    bob_hangs_up(io, t, bob, bc);
     return ok;
 }
 
@@ -143,15 +160,9 @@ bool attended(boost::asio::io_context& io, Timeline& t, Actor& alice, Actor& bob
     if (!ac.id()) return false;
     const std::size_t bob_mark = bob.transferee.size();
     const std::size_t carol_mark = carol.transferee.size();
-    auto transfer = ab.refer(ac, TransferOptions{.display_name = DisplayNamePolicy::omit,
-                                                 .handlers = printing_handlers(t, alice.name)});
-    if (!transfer) {
-        t.event(alice.name, "error", 0, {}, "REFER not sent: " + std::string(to_string(transfer.error().code)) + " " +
-                                                transfer.error().detail);
-        return false;
-    }
     const auto deadline = std::chrono::steady_clock::now() + wait_bound;
-    run_until(io, [&] { return transfer->ended(); }, deadline);
+    auto transfer = refer_and_wait(io, t, alice, ab, ac, TransferOptions{.display_name = DisplayNamePolicy::omit}, deadline);
+    if (!transfer) return false;
     SessionId at_bob{}, at_carol{};
     const bool settled = run_until(
         io,
@@ -166,11 +177,7 @@ bool attended(boost::asio::io_context& io, Timeline& t, Actor& alice, Actor& bob
     check(t, "attended: transfer outcome accepted", transfer->outcome() == ReferOutcome::accepted, ok);
     check(t, "attended: bob's call replaced alice's at carol, confirmed on both sides; alice has no call left", settled,
           ok);
-    if (at_bob && bob.ua->session(at_bob).state()) {
-        t.event(bob.name, "bye", 0, {}, "bob hangs up the call with carol");
-        (void)bob.ua->session(at_bob).bye();
-        run_until(io, [&] { return bob.gone(at_bob); }, std::chrono::steady_clock::now() + wait_bound);
-    }
+    bob_hangs_up(io, t, bob, at_bob);
     return ok;
 }
 

@@ -4,10 +4,11 @@
 //   cmake --preset bench && cmake --build --preset bench -j1 --target bench_transaction
 //   build/bench/bench/transaction
 //
-// One transaction = a client TransactionLayer sends a non-INVITE request (MESSAGE, the layer adds
-// its Via), the bytes go in memory to a server TransactionLayer (parse, match, new server
-// transaction, event), its TU answers 200 (response built from the request, routed per §18.2.2),
-// the bytes go back to the client (parse, match, event). Both sides, every byte parsed.
+// One transaction = a client TransactionLayer sends a non-INVITE request (MESSAGE, given as an
+// OutgoingRequest: the layer writes it once with its Via and never parses it), the bytes go in
+// memory to a server TransactionLayer (parse, match, new server transaction, event), its TU
+// answers 200 (response built from the request, routed per §18.2.2), the bytes go back to the
+// client (parse, match, event). Every received byte is parsed once.
 //   BM_transaction/udp   virtual time advances 1 ms per transaction and on_timer runs, so the
 //                        completed transactions expire on Timers K (5 s) and J (32 s): a steady
 //                        state of ~5,000 client and ~32,000 server transactions
@@ -19,6 +20,8 @@
 //   valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.txn      $B --callgrind
 //   -> instructions per transaction = (Ir(--callgrind) - Ir(--passes=0)) / 20000
 //   --callgrind-tcp: the same over TCP. --passes=N changes the 20000 transactions.
+//   --bytes: the client hands the layer the request as bytes instead (send_request(string_view):
+//   one parse of its own request), the only form the layer took before it took fields.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -28,13 +31,14 @@
 #include <string_view>
 #include <vector>
 
-#include "referkit/core/transaction.hpp"
+#include "referkit/core/transaction_layer.hpp"
 
 namespace {
 
 using referkit::Destination;
 using referkit::Endpoint;
 using referkit::EventKind;
+using referkit::OutgoingRequest;
 using referkit::ResponseSpec;
 using referkit::Source;
 using referkit::Time;
@@ -56,6 +60,21 @@ const std::string kRequest =
     "\r\n"
     "hello";
 
+// The same request as fields.
+OutgoingRequest request_fields() {
+    return OutgoingRequest{.method = "MESSAGE",
+                           .request_uri = "sip:bob@192.0.2.2",
+                           .routes = {},
+                           .max_forwards = 70,
+                           .from = "\"Alice\" <sip:alice@192.0.2.1>;tag=9fxced76sl",
+                           .to = "<sip:bob@192.0.2.2>",
+                           .call_id = "3848276298220188511@192.0.2.1",
+                           .cseq = 1,
+                           .headers = {},
+                           .content_type = "text/plain",
+                           .body = "hello"};
+}
+
 TransactionOptions options(std::string sent_by, std::uint64_t seed) {
     TransactionOptions o;
     o.sent_by = std::move(sent_by);
@@ -72,8 +91,10 @@ TransactionOptions options(std::string sent_by, std::uint64_t seed) {
 // Two cores and the bytes between them.
 class Pair {
 public:
-    explicit Pair(Transport t)
+    Pair(Transport t, bool bytes)
         : transport_(t),
+          bytes_(bytes),
+          fields_(request_fields()),
           client_(options("192.0.2.1:5060", 0x9e3779b97f4a7c15ULL)),
           server_(options("192.0.2.2:5060", 0xbf58476d1ce4e5b9ULL)),
           to_server_{t, Endpoint{"192.0.2.2", 5060}, 0},
@@ -88,7 +109,9 @@ public:
         now_ += std::chrono::milliseconds(1);
         client_.on_timer(now_);
         server_.on_timer(now_);
-        if (!client_.send_request(kRequest, to_server_, now_)) return 0;
+        const bool sent = bytes_ ? client_.send_request(kRequest, to_server_, now_).has_value()
+                                 : client_.send_request(fields_, to_server_, now_).has_value();
+        if (!sent) return 0;
         int status = 0;
         while (auto t = client_.poll_transmit()) server_.receive(t->bytes, from_client_, now_);
         while (auto e = server_.poll_event())
@@ -102,6 +125,8 @@ public:
 
 private:
     Transport transport_;
+    bool bytes_;
+    OutgoingRequest fields_;
     TransactionLayer client_, server_;
     Destination to_server_;
     Source from_client_, from_server_;
@@ -109,8 +134,8 @@ private:
     Time now_{};
 };
 
-void BM_transaction(benchmark::State& state, Transport t) {
-    Pair pair(t);
+void BM_transaction(benchmark::State& state, Transport t, bool bytes) {
+    Pair pair(t, bytes);
     std::int64_t n = 0;
     for (auto _ : state) {
         const int status = pair.transaction();
@@ -123,15 +148,16 @@ void BM_transaction(benchmark::State& state, Transport t) {
     state.SetItemsProcessed(n);
     state.counters["open_transactions"] = static_cast<double>(pair.open());
 }
-BENCHMARK_CAPTURE(BM_transaction, udp, Transport::udp);
-BENCHMARK_CAPTURE(BM_transaction, tcp, Transport::tcp);
+BENCHMARK_CAPTURE(BM_transaction, udp, Transport::udp, false);
+BENCHMARK_CAPTURE(BM_transaction, tcp, Transport::tcp, false);
+BENCHMARK_CAPTURE(BM_transaction, udp_bytes, Transport::udp, true);
 
-[[gnu::noinline]] int callgrind_run(Transport t, int passes) {
-    Pair pair(t);
+[[gnu::noinline]] int callgrind_run(Transport t, int passes, bool bytes) {
+    Pair pair(t, bytes);
     for (int i = 0; i < passes; ++i)
         if (pair.transaction() != 200) return 1;
-    std::printf("callgrind, %s: %d transactions (open at the end: %zu)\n", t == Transport::udp ? "udp" : "tcp", passes,
-                pair.open());
+    std::printf("callgrind, %s%s: %d transactions (open at the end: %zu)\n", t == Transport::udp ? "udp" : "tcp",
+                bytes ? " (request as bytes)" : "", passes, pair.open());
     if (passes > 0)
         std::printf("instructions per transaction = (Ir of this run - Ir of the same command with --passes=0) / %d\n",
                     passes);
@@ -143,6 +169,7 @@ BENCHMARK_CAPTURE(BM_transaction, tcp, Transport::tcp);
 int main(int argc, char** argv) {
     int passes = kDefaultPasses;
     int callgrind = 0;  // 0 = benchmark, 1 = udp, 2 = tcp
+    bool bytes = false;
     std::vector<char*> rest{argv[0]};
     for (int i = 1; i < argc; ++i) {
         const std::string_view a = argv[i];
@@ -150,6 +177,8 @@ int main(int argc, char** argv) {
             callgrind = 1;
         } else if (a == "--callgrind-tcp") {
             callgrind = 2;
+        } else if (a == "--bytes") {
+            bytes = true;
         } else if (a.starts_with("--passes=")) {
             char* endp = nullptr;
             const long v = std::strtol(argv[i] + 9, &endp, 10);
@@ -163,12 +192,13 @@ int main(int argc, char** argv) {
                 std::printf("bench/transaction options (besides Google Benchmark's --benchmark_*):\n"
                             "  --callgrind       no benchmark: N UDP transactions (for valgrind)\n"
                             "  --callgrind-tcp   the same over TCP\n"
-                            "  --passes=N        N for the callgrind modes (default %d; 0 = baseline)\n\n",
+                            "  --passes=N        N for the callgrind modes (default %d; 0 = baseline)\n"
+                            "  --bytes           callgrind modes: the request as bytes (one parse of it)\n\n",
                             kDefaultPasses);
             rest.push_back(argv[i]);
         }
     }
-    if (callgrind != 0) return callgrind_run(callgrind == 1 ? Transport::udp : Transport::tcp, passes);
+    if (callgrind != 0) return callgrind_run(callgrind == 1 ? Transport::udp : Transport::tcp, passes, bytes);
     int rest_argc = static_cast<int>(rest.size());
     benchmark::Initialize(&rest_argc, rest.data());
     if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 2;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "referkit/core/driven.hpp"
-#include "referkit/core/transaction.hpp"
+#include "referkit/core/transaction_layer.hpp"
 
 namespace referkit {
 // GoogleTest prints a Transport parameter by name (found by ADL).

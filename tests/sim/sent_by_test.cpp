@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "referkit/core/transaction.hpp"
+#include "referkit/core/transaction_layer.hpp"
 
 namespace referkit {
 namespace {

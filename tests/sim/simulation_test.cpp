@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core_node.hpp"
-#include "referkit/core/transaction.hpp"
+#include "referkit/core/transaction_layer.hpp"
 #include "sim_network.hpp"
 
 namespace referkit {

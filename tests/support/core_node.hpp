@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "referkit/core/transaction.hpp"
+#include "referkit/core/transaction_layer.hpp"
 #include "sim_network.hpp"
 
 namespace referkit::sim {

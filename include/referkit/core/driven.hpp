@@ -15,7 +15,7 @@
 
 #include "referkit/core/buffer.hpp"
 #include "referkit/core/time.hpp"
-#include "referkit/core/transaction.hpp"
+#include "referkit/core/transaction_layer.hpp"
 #include "referkit/core/transport.hpp"
 
 namespace referkit {

@@ -22,7 +22,7 @@
 #include "referkit/core/driven.hpp"
 #include "referkit/core/message.hpp"
 #include "referkit/core/sdp.hpp"
-#include "referkit/core/transaction.hpp"
+#include "referkit/core/transaction_layer.hpp"
 
 namespace referkit {
 

@@ -6,6 +6,8 @@
 #include <expected>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "referkit/core/header_id.hpp"
 #include "referkit/core/message.hpp"
@@ -22,6 +24,36 @@ void print(const Message& message, std::string& out);
 struct BuildError {
     std::string what;
 };
+
+// Header fields to add, in order: (name, value).
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+// A request as fields rather than bytes: what a transaction user hands the transaction layer,
+// which writes it once (write_request, its own Via on top) and keeps the fields it needs later
+// (CANCEL, the ACK of a non-2xx, synthesised responses), so that it never parses its own output.
+struct OutgoingRequest {
+    std::string method{};               // a token: "INVITE", "REFER", "X-FOO"
+    std::string request_uri{};
+    std::vector<std::string> routes{};  // Route values in order ("<sip:proxy;lr>")
+    std::uint32_t max_forwards = 70;
+    std::string from{};                 // From value, with its tag
+    std::string to{};                   // To value
+    std::string call_id{};
+    std::uint32_t cseq = 0;             // CSeq number; its method is `method`
+    HeaderList headers{};               // every other header, in order
+    std::string content_type{};         // "" = no Content-Type
+    std::string body{};
+};
+
+// Appends `request` to `out`: the request line, "Via: <via>" when `via` is not empty, Route,
+// Max-Forwards, From, To, Call-ID, CSeq, `headers` in order, Content-Type, and a Content-Length
+// computed from the body. Checked as MessageWriter checks (nothing rejected is written; `out` is
+// unchanged on error). Errors: the method is not a token, the Request-URI does not parse, a header
+// name is not a token, a value holds a control character (header injection), `headers` names a
+// field the request carries itself (Via, Route, Max-Forwards, From, To, Call-ID, CSeq,
+// Content-Type, Content-Length), or From, To or Call-ID is empty.
+[[nodiscard]] std::expected<void, BuildError> write_request(const OutgoingRequest& request, std::string_view via,
+                                                            std::string& out);
 
 // Builds a message. Everything is checked before it is written: names must be tokens, values must
 // hold no control characters but HTAB (no header injection, nothing our own parser would refuse),

@@ -194,3 +194,58 @@ std::expected<std::string, BuildError> MessageWriter::finish() {
 }
 
 }  // namespace referkit
+
+namespace referkit {
+
+std::expected<void, BuildError> write_request(const OutgoingRequest& r, std::string_view via, std::string& out) {
+    if (!is_token(r.method)) return std::unexpected(BuildError{"method must be a token"});
+    if (r.request_uri.empty() || !parse_uri(r.request_uri, UriContext::request_uri))
+        return std::unexpected(BuildError{"malformed Request-URI"});
+    if (r.from.empty() || r.to.empty() || r.call_id.empty())
+        return std::unexpected(BuildError{"From, To and Call-ID are required"});
+    for (std::string_view v : {std::string_view(via), std::string_view(r.from), std::string_view(r.to),
+                               std::string_view(r.call_id), std::string_view(r.content_type)})
+        if (!clean_value(v)) return std::unexpected(BuildError{"a value contains a control character"});
+    for (const std::string& route : r.routes)
+        if (!clean_value(route)) return std::unexpected(BuildError{"value of Route contains a control character"});
+    if (!r.content_type.empty() && !parse_content_type(r.content_type))
+        return std::unexpected(BuildError{"malformed Content-Type"});
+    std::array<std::uint8_t, header_id_count> seen{};
+    for (const auto& [name, value] : r.headers) {
+        if (!is_token(name)) return std::unexpected(BuildError{"header name must be a token"});
+        if (!clean_value(value))
+            return std::unexpected(BuildError{"value of " + name + " contains a control character"});
+        const HeaderId id = lookup_header(name);
+        if (id == HeaderId::via || id == HeaderId::route || id == HeaderId::max_forwards || id == HeaderId::from ||
+            id == HeaderId::to || id == HeaderId::call_id || id == HeaderId::cseq || id == HeaderId::content_type ||
+            id == HeaderId::content_length)
+            return std::unexpected(BuildError{name + " is written from the request's own fields"});
+        if (id != HeaderId::other && is_single_header(id) && seen[static_cast<std::size_t>(id)]++ != 0)
+            return std::unexpected(BuildError{std::string(canonical_name(id)) + " may appear only once"});
+    }
+    out.reserve(out.size() + 256 + r.request_uri.size() + r.from.size() + r.to.size() + r.body.size() +
+                r.headers.size() * 32);
+    out.append(r.method).append(" ").append(r.request_uri).append(" SIP/2.0\r\n");
+    if (!via.empty()) out.append("Via: ").append(via).append("\r\n");
+    for (const std::string& route : r.routes) out.append("Route: ").append(route).append("\r\n");
+    out.append("Max-Forwards: ");
+    append_number(out, r.max_forwards);
+    out.append("\r\nFrom: ").append(r.from);
+    out.append("\r\nTo: ").append(r.to);
+    out.append("\r\nCall-ID: ").append(r.call_id);
+    out.append("\r\nCSeq: ");
+    append_number(out, r.cseq);
+    out.append(" ").append(r.method).append("\r\n");
+    for (const auto& [name, value] : r.headers) {
+        const HeaderId id = lookup_header(name);
+        out.append(id == HeaderId::other ? std::string_view(name) : canonical_name(id)).append(": ").append(value);
+        out.append("\r\n");
+    }
+    if (!r.content_type.empty()) out.append("Content-Type: ").append(r.content_type).append("\r\n");
+    out.append("Content-Length: ");
+    append_number(out, r.body.size());
+    out.append("\r\n\r\n").append(r.body);
+    return {};
+}
+
+}  // namespace referkit

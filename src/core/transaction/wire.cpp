@@ -48,18 +48,6 @@ void copy_header(std::string& out, const Message& m, HeaderId id) {
     if (const HeaderField* f = first_of(m, id)) append_header(out, canonical_name(id), f->value);
 }
 
-void copy_all(std::string& out, const Message& m, HeaderId id) {
-    for (const HeaderField& f : m.headers())
-        if (f.id == id) append_header(out, canonical_name(id), f.value);
-}
-
-std::string_view top_via_value(const Message& m) {
-    const HeaderField* f = m.find(HeaderId::via);
-    if (f == nullptr) return {};
-    auto parts = via_elements(f->value);
-    return parts.empty() ? std::string_view{} : parts.front();
-}
-
 }  // namespace
 
 std::string lower(std::string_view s) {
@@ -223,45 +211,55 @@ std::optional<std::string> build_response(const ResponseHead& head, const Respon
     return out;
 }
 
-std::string build_ack(const Message& request, std::string_view top_via, const Message& response) {
+RequestFields fields_of(const OutgoingRequest& r) {
+    return RequestFields{.method = r.method, .request_uri = r.request_uri, .routes = r.routes, .from = r.from,
+                         .to = r.to, .call_id = r.call_id, .cseq = r.cseq};
+}
+
+RequestFields fields_of(const Message& m) {
+    RequestFields f{.method = std::string(m.method_text()), .request_uri = std::string(m.request_uri().text),
+                    .routes = {}, .from = {}, .to = {}, .call_id = std::string(m.call_id()), .cseq = m.cseq().number};
+    for (const HeaderField& h : m.headers())
+        if (h.id == HeaderId::route) f.routes.push_back(unfold(h.value));
+    if (const HeaderField* h = m.find(HeaderId::from)) f.from = unfold(h->value);
+    if (const HeaderField* h = m.find(HeaderId::to)) f.to = unfold(h->value);
+    return f;
+}
+
+std::string build_ack(const RequestFields& request, std::string_view top_via, const Message& response) {
     std::string out;
     out.reserve(512);
-    out.append("ACK ").append(request.request_uri().text).append(" SIP/2.0\r\n");
+    out.append("ACK ").append(request.request_uri).append(" SIP/2.0\r\n");
     append_header(out, "Via", top_via);  // §17.1.1.3: only the request's top Via
-    copy_all(out, request, HeaderId::route);
-    copy_header(out, request, HeaderId::from);
+    for (const std::string& r : request.routes) append_header(out, "Route", r);
+    append_header(out, "From", request.from);
     copy_header(out, response, HeaderId::to);  // the response's To, with its tag
-    copy_header(out, request, HeaderId::call_id);
+    append_header(out, "Call-ID", request.call_id);
     out.append("CSeq: ");
-    append_uint(out, request.cseq().number);
+    append_uint(out, request.cseq);
     out.append(" ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
     return out;
 }
 
-std::string build_cancel(const Message& request, std::string_view top_via) {
-    std::string out;
-    out.reserve(512);
-    out.append("CANCEL ").append(request.request_uri().text).append(" SIP/2.0\r\n");
-    append_header(out, "Via", top_via);  // §9.1: the same branch as the request
-    copy_all(out, request, HeaderId::route);
-    copy_header(out, request, HeaderId::from);
-    copy_header(out, request, HeaderId::to);
-    copy_header(out, request, HeaderId::call_id);
-    out.append("CSeq: ");
-    append_uint(out, request.cseq().number);
-    out.append(" CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
-    return out;
+OutgoingRequest cancel_request(const RequestFields& request) {
+    // §9.1: the CANCEL's Request-URI, Call-ID, To, CSeq number and From equal the request's, and it
+    // carries the request's Route header fields.
+    return OutgoingRequest{.method = "CANCEL", .request_uri = request.request_uri, .routes = request.routes,
+                           .max_forwards = 70, .from = request.from, .to = request.to, .call_id = request.call_id,
+                           .cseq = request.cseq, .headers = {}, .content_type = {}, .body = {}};
 }
 
-std::optional<Message> synthesise_response(const Message& request, int status) {
+std::optional<Message> synthesise_response(const RequestFields& request, std::string_view top_via, int status) {
     std::string out = "SIP/2.0 ";
     append_uint(out, static_cast<std::uint64_t>(status));
     out.append(" ").append(reason_phrase(status)).append("\r\n");
-    append_header(out, "Via", top_via_value(request));
-    copy_header(out, request, HeaderId::from);
-    copy_header(out, request, HeaderId::to);
-    copy_header(out, request, HeaderId::call_id);
-    copy_header(out, request, HeaderId::cseq);
+    append_header(out, "Via", top_via);
+    append_header(out, "From", request.from);
+    append_header(out, "To", request.to);
+    append_header(out, "Call-ID", request.call_id);
+    out.append("CSeq: ");
+    append_uint(out, request.cseq);
+    out.append(" ").append(request.method).append("\r\n");
     out.append("Content-Length: 0\r\n\r\n");
     auto m = Message::parse(std::string_view(out));
     if (!m) return std::nullopt;

@@ -7,11 +7,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "referkit/core/error.hpp"
 #include "referkit/core/message.hpp"
-#include "referkit/core/transaction.hpp"
+#include "referkit/core/transaction_layer.hpp"
 #include "referkit/core/transport.hpp"
+#include "referkit/core/writer.hpp"
 
 namespace referkit::txn {
 
@@ -49,12 +51,29 @@ struct ResponseHead {
 [[nodiscard]] std::optional<std::string> build_response(const ResponseHead& head, const ResponseSpec& spec,
                                                         std::string_view extra_header_line = {});
 
-// The ACK for a non-2xx final response (§17.1.1.3). top_via: the request's top Via value.
-[[nodiscard]] std::string build_ack(const Message& request, std::string_view top_via, const Message& response);
-// A CANCEL for the request (§9.1).
-[[nodiscard]] std::string build_cancel(const Message& request, std::string_view top_via);
-// A response made up locally for the TU (408 timeout, 503 transport error, §8.1.3.1).
-[[nodiscard]] std::optional<Message> synthesise_response(const Message& request, int status);
+// What a client transaction keeps of its request for the messages derived from it: the fields of
+// an OutgoingRequest without the other headers and the body.
+struct RequestFields {
+    std::string method{};
+    std::string request_uri{};
+    std::vector<std::string> routes{};
+    std::string from{}, to{}, call_id{};
+    std::uint32_t cseq = 0;
+};
+// The fields of a request given as fields (its other headers and body are not kept).
+[[nodiscard]] RequestFields fields_of(const OutgoingRequest& request);
+// The fields of a parsed request (the TU handed the layer bytes).
+[[nodiscard]] RequestFields fields_of(const Message& request);
+
+// The ACK for a non-2xx final response (§17.1.1.3): the request's Request-URI, top Via (`top_via`),
+// Route, From, Call-ID and CSeq number, the response's To.
+[[nodiscard]] std::string build_ack(const RequestFields& request, std::string_view top_via, const Message& response);
+// A CANCEL for the request (§9.1): the same Request-URI, top Via, Route, From, To, Call-ID and CSeq number.
+[[nodiscard]] OutgoingRequest cancel_request(const RequestFields& request);
+// A response made up locally for the TU (408 timeout, 503 transport error, §8.1.3.1); its Via is
+// `top_via`, the request's own.
+[[nodiscard]] std::optional<Message> synthesise_response(const RequestFields& request, std::string_view top_via,
+                                                        int status);
 
 // The answer to a request that did not parse, when its Via, From, To, Call-ID and CSeq can still
 // be read (and it is not an ACK); nullopt otherwise. The status is error.status.

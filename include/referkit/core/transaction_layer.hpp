@@ -24,6 +24,7 @@
 #include "referkit/core/message.hpp"
 #include "referkit/core/time.hpp"
 #include "referkit/core/transport.hpp"
+#include "referkit/core/writer.hpp"
 
 namespace referkit {
 
@@ -178,14 +179,19 @@ public:
     void receive(SharedBuffer bytes, const Source& from, Time now);
     void receive(Message message, const Source& from, Time now);
 
-    // Starts a client transaction: `request` is a complete request (start line, headers, body)
-    // without this hop's Via; the layer puts its Via (fresh branch, rport, RFC 3581) on top and
-    // sends it to `to` (over TCP instead of UDP when larger than udp_max_request_size, §18.1.1;
-    // the Transmit says so). Without a Content-Length the body is the rest of `request` and the
-    // layer adds the header (mandatory on streams, §18.3). The bytes are copied. Returns the
-    // transaction's id, or invalid_request (does not parse, bytes after the body Content-Length
-    // announces, or ACK: use send_stateless; CANCEL: use cancel), too_many_transactions,
-    // branch_collision.
+    // Starts a client transaction for `request` (given as fields: the layer writes it once, with
+    // its Via on top, and never parses it) and sends it to `to`. The Via has a fresh branch and
+    // rport (RFC 3581); over UDP a request larger than udp_max_request_size goes over TCP instead
+    // (§18.1.1; the Transmit says so). Returns the transaction's id, or invalid_request (the
+    // request does not write, see write_request in writer.hpp; ACK: use send_stateless; CANCEL: use
+    // cancel), too_many_transactions, branch_collision.
+    [[nodiscard]] std::expected<TransactionId, TransactionError> send_request(const OutgoingRequest& request,
+                                                                              const Destination& to, Time now);
+    // The same from bytes (scripted peers in tests, requests crafted by hand): a complete request
+    // without this hop's Via, parsed once and sent as given with the Via inserted after the start
+    // line; without a Content-Length the body is the rest of `request` and the layer adds the
+    // header (mandatory on streams, §18.3). Errors as above; invalid_request also when it does not
+    // parse or bytes follow the body its Content-Length announces.
     [[nodiscard]] std::expected<TransactionId, TransactionError> send_request(std::string_view request,
                                                                               const Destination& to, Time now);
     // CANCELs the INVITE client transaction `invite` (§9.1): builds the CANCEL and starts its own
@@ -193,8 +199,11 @@ public:
     // held until one does (§9.1) and then sent. Errors: no_such_transaction (not an INVITE client
     // transaction), wrong_state (a final response already arrived, or already cancelled).
     [[nodiscard]] std::expected<TransactionId, TransactionError> cancel(TransactionId invite, Time now);
-    // Sends a request outside any transaction (the ACK for a 2xx, §13.2.2.4), with this hop's Via
-    // and a fresh branch; Content-Length as for send_request. Errors: invalid_request (does not
+    // Sends a request outside any transaction (the ACK for a 2xx, §13.2.2.4), written once with
+    // this hop's Via and a fresh branch. Errors: invalid_request (it does not write).
+    [[nodiscard]] std::expected<void, TransactionError> send_stateless(const OutgoingRequest& request,
+                                                                       const Destination& to, Time now);
+    // The same from bytes (as the byte form of send_request). Errors: invalid_request (does not
     // parse, or bytes after the body).
     [[nodiscard]] std::expected<void, TransactionError> send_stateless(std::string_view request, const Destination& to,
                                                                        Time now);

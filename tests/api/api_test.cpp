@@ -66,7 +66,7 @@ TEST_P(TransferApi, BlindTransferEndToEnd) {
 
     Recorder rec;
     std::vector<int> responses;
-    auto t = ab.refer(c.uri(), TransferOptions{.extra_headers = {"X-Test: blind"},
+    auto t = ab.refer(c.uri(), TransferOptions{.refer = {.extra_headers = {"X-Test: blind"}},
                                                .receive_response = [&](const Message& m) { responses.push_back(m.status()); },
                                                .handlers = rec.handlers()});
     ASSERT_TRUE(t.has_value()) << to_string(t.error().code) << " " << t.error().detail;
@@ -114,11 +114,15 @@ TEST_P(TransferApi, BlindTransferEndToEnd) {
     EXPECT_EQ(c.ua().session(c.last_incoming()).state(), SessionState::confirmed);
     // B's application saw the call from A end by A's BYE; the REFER never reached it.
     EXPECT_TRUE(run_until(io, [&] {
-        return std::any_of(b.events().begin(), b.events().end(), [](const UaEvent& e) {
-            return e.kind == UaEventKind::session_ended && e.cause == EndCause::bye_remote;
+        return std::any_of(b.events().begin(), b.events().end(), [](const StackEvent& e) {
+            const auto* s = std::get_if<SessionEvent>(&e);
+            return s != nullptr && s->kind == SessionEventKind::session_ended && s->cause == EndCause::bye_remote;
         });
     }));
-    for (const auto& e : b.events()) EXPECT_NE(e.method, "REFER");
+    for (const auto& e : b.events())
+        if (const auto* r = std::get_if<RequestEvent>(&e)) {
+            EXPECT_NE(r->method, Method::refer);
+        }
 }
 
 TEST_P(TransferApi, TargetRejectsTransfer) {
@@ -140,7 +144,7 @@ TEST_P(TransferApi, TargetRejectsTransfer) {
     EXPECT_EQ(t->final_sipfrag_status(), 486);
     // After a failed transfer the library leaves the call up.
     EXPECT_EQ(ab.state(), SessionState::confirmed);
-    EXPECT_EQ(a.count(UaEventKind::session_ended), 0u);
+    EXPECT_EQ(a.count(SessionEventKind::session_ended), 0u);
 }
 
 TEST_P(TransferApi, OutOfDialogRefer) {
@@ -160,7 +164,7 @@ TEST_P(TransferApi, OutOfDialogRefer) {
     EXPECT_EQ(t.outcome(), ReferOutcome::accepted);
     // B called C because of it.
     EXPECT_TRUE(run_until(io, [&] { return c.ua().session(c.last_incoming()).state() == SessionState::confirmed; }));
-    EXPECT_EQ(a.count(UaEventKind::session_ended), 0u);
+    EXPECT_EQ(a.count(SessionEventKind::session_ended), 0u);
     // refer() twice is refused.
     auto again = t.refer();
     ASSERT_FALSE(again.has_value());
@@ -284,7 +288,7 @@ TEST_P(TransferApi, ParsedUriTarget) {
     const std::string text = c.uri();
     auto uri = parse_uri(text, UriContext::name_addr);
     ASSERT_TRUE(uri.has_value());
-    auto t = ab.refer(*uri, TransferOptions{.active_after_transfer = true});
+    auto t = ab.refer(*uri, TransferOptions{.refer = {.active_after_transfer = true}});
     ASSERT_TRUE(t.has_value());
     ASSERT_TRUE(run_until(io, [&] { return t->ended(); }));
     EXPECT_EQ(t->outcome(), ReferOutcome::accepted);
@@ -364,9 +368,7 @@ TEST_P(TransferApi, RequireReplacesIsUnderstoodByDefault) {
     start(b);
     start(c);
     Session ac = call(a, c);
-    auto d = a.ua().core().session_dialog(ac.id());
-    ASSERT_TRUE(d.has_value());
-    auto info = a.ua().core().dialog_info(*d);
+    auto info = ac.dialog();
     ASSERT_TRUE(info.has_value());
     // Replaces names the call at carol: to-tag is carol's tag, from-tag alice's (RFC 3891 §3).
     auto bc = b.ua().invite(InviteOptions{
@@ -393,26 +395,23 @@ TEST_P(TransferApi, UnlistedEventPackageGets489ListedOneReachesTheApplication) {
     start(a);
     start(b);
     Session ab = call(a, b);
-    auto d = a.ua().core().session_dialog(ab.id());
+    auto d = a.ua().stack().session_dialog(ab.id());
     ASSERT_TRUE(d.has_value());
     for (const char* package : {"presence", "dialog"}) {
-        a.ua().post([dialog = *d, package](UserAgentCore& core, Time now) {
-            auto sent = core.send_in_dialog(
+        a.ua().post([dialog = *d, package](UserAgent& ua) {
+            auto sent = ua.send_in_dialog(
                 dialog,
                 InDialogRequest{.method = "NOTIFY",
                                 .headers = {{"Event", package}, {"Subscription-State", "active;expires=60"}},
-                                .content_type = {}, .body = {}},
-                now);
+                                .content_type = {}, .body = {}});
             EXPECT_TRUE(sent.has_value());
         });
     }
     // presence: 489 at once. dialog: reaches bob's application (which does not answer it here).
-    ASSERT_TRUE(run_until(io, [&] {
-        return a.count(UaEventKind::response) >= 1 && b.count(UaEventKind::request) >= 1;
-    }));
-    const UaEvent* answer = nullptr;
+    ASSERT_TRUE(run_until(io, [&] { return a.count<ResponseEvent>() >= 1 && b.count<RequestEvent>() >= 1; }));
+    const ResponseEvent* answer = nullptr;
     for (const auto& e : a.events())
-        if (e.kind == UaEventKind::response && e.final) answer = &e;
+        if (const auto* r = std::get_if<ResponseEvent>(&e); r != nullptr && r->final) answer = r;
     ASSERT_NE(answer, nullptr);
     EXPECT_EQ(answer->status, 489);
     ASSERT_TRUE(answer->message.has_value());
@@ -422,7 +421,8 @@ TEST_P(TransferApi, UnlistedEventPackageGets489ListedOneReachesTheApplication) {
     EXPECT_NE(allow->value.find("refer"), std::string_view::npos);
     std::vector<std::string> reached;
     for (const auto& e : b.events())
-        if (e.kind == UaEventKind::request && e.message && e.message->event()) reached.emplace_back(e.message->event()->package);
+        if (const auto* r = std::get_if<RequestEvent>(&e); r != nullptr && r->message.event())
+            reached.emplace_back(r->message.event()->package);
     EXPECT_EQ(reached, std::vector<std::string>{"dialog"});
     EXPECT_EQ(ab.state(), SessionState::confirmed);
 }
@@ -438,7 +438,7 @@ TEST(TransferApiWire, ExtraHeadersReachTheWireAndReceiveResponseSeesEveryRespons
     std::vector<int> responses;
     Recorder rec;
     TransferOptions o;
-    o.extra_headers = {"X-Ctor: from-constructor", "Subject: constructor"};
+    o.refer.extra_headers = {"X-Ctor: from-constructor", "Subject: constructor"};
     o.receive_response = [&](const Message& m) { responses.push_back(m.status()); };
     o.handlers = rec.handlers();
     Transfer t(a.ua(), OutOfDialog{.recipient = recipient}, std::string("sip:carol@127.0.0.1"), std::move(o));
@@ -520,8 +520,9 @@ TEST(TransferApiDelivery, HandlerRunsAfterTheStepsMessagesWereSent) {
     ASSERT_TRUE(run_until(io, [&] { return b.count(TransfereeEventKind::transfer_ended) == 1; }));
     EXPECT_EQ(b.transferee().back().cause, ReferServerCause::final_notify);
     EXPECT_TRUE(run_until(io, [&] {
-        return std::any_of(b.events().begin(), b.events().end(), [](const UaEvent& e) {
-            return e.kind == UaEventKind::session_ended && e.cause == EndCause::bye_remote;
+        return std::any_of(b.events().begin(), b.events().end(), [](const StackEvent& e) {
+            const auto* se = std::get_if<SessionEvent>(&e);
+            return se != nullptr && se->kind == SessionEventKind::session_ended && se->cause == EndCause::bye_remote;
         });
     }));
 }

@@ -17,9 +17,10 @@ std::unique_ptr<UserAgent> make_user_agent(boost::asio::io_context& io, std::str
     options.core.aor = "sip:" + name + "@" + host;
     options.core.contact_user = name;
     options.engine.listen = {runtime::ListenSpec{.transport = Transport::udp, .local = Endpoint{host, 0}}};
-    // Calls, answers, BYEs ... (REFERs, their NOTIFYs and INVITEs with Replaces never arrive here).
-    auto on_event = [](UserAgent& ua, const UaEvent& e) {
-        if (e.kind == UaEventKind::incoming_call) (void)ua.session(e.session).answer();
+    // Calls, requests, responses ... (REFERs, their NOTIFYs and INVITEs with Replaces never arrive here).
+    auto on_event = [](UserAgent& ua, const StackEvent& event) {
+        if (const auto* e = std::get_if<SessionEvent>(&event); e && e->kind == SessionEventKind::incoming_call)
+            (void)ua.session(e->session).answer();
     };
     auto ua = std::make_unique<UserAgent>(io, std::move(options), on_event);
     if (auto started = ua->start(); !started) return nullptr;  // started.error(): the listener and why
@@ -51,7 +52,7 @@ std::expected<Transfer, TransferError> blind_transfer(Session call, std::string_
     handlers.on_any = [print](Transfer&, const TransferEvent& e) { print(std::string(e.name())); };
     // Sends the REFER now; a bad target or an unconfirmed call is an error here, nothing sent.
     return call.refer(std::string(target), TransferOptions{
-                                               .extra_headers = {"X-Reason: blind transfer"},
+                                               .refer = {.extra_headers = {"X-Reason: blind transfer"}},
                                                .handlers = std::move(handlers),
                                            });
 }
@@ -65,9 +66,9 @@ std::expected<Transfer, TransferError> attended_transfer(UserAgent& ua, Session 
         print(std::string("attended transfer: ") + std::string(to_string(t.outcome())));
     };
     // Refer-To: <consultation's remote target?Replaces=...>, display name dropped.
-    // The seed's form: new ReferClientContext(ua, applicant, target, options), then refer(options).
+    // SIP.js's form: new ReferClientContext(ua, applicant, target, options), then refer(options).
     Transfer transfer(ua, call, consultation,
-                      TransferOptions{.display_name = DisplayNamePolicy::omit, .handlers = std::move(handlers)});
+                      TransferOptions{.refer = {.display_name = DisplayNamePolicy::omit}, .handlers = std::move(handlers)});
     auto sent = transfer.refer(ReferCallOptions{
         .extra_headers = {},
         .receive_response = [print](const Message& r) { print("REFER answered " + std::to_string(r.status())); },

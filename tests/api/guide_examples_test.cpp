@@ -94,7 +94,7 @@ TEST(GuideExamples, SetupAndOutOfDialog) {
     ASSERT_TRUE(t.has_value()) << t.error().detail;
     ASSERT_TRUE(run_until(io, [&] { return t->ended(); }));
     EXPECT_EQ(t->outcome(), ReferOutcome::accepted);
-    EXPECT_EQ(c->core().counts().sessions, 1u);  // B's call to C is up
+    EXPECT_EQ(c->stack().counts().sessions, 1u);  // B's call to C is up
 }
 
 }  // namespace

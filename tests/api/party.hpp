@@ -41,12 +41,19 @@ public:
     [[nodiscard]] std::expected<void, std::string> start() { return ua_.start(); }
     [[nodiscard]] std::string uri() const { return ua_.contact_uri(transport_).value_or(""); }
     UserAgent& ua() { return ua_; }
-    [[nodiscard]] const std::vector<UaEvent>& events() const { return events_; }
+    [[nodiscard]] const std::vector<StackEvent>& events() const { return events_; }
     [[nodiscard]] const std::vector<TransfereeEvent>& transferee() const { return transferee_; }
     [[nodiscard]] const std::vector<std::string>& log() const { return log_; }
-    [[nodiscard]] std::size_t count(UaEventKind kind) const {
+    [[nodiscard]] std::size_t count(SessionEventKind kind) const {
         std::size_t n = 0;
-        for (const auto& e : events_) n += e.kind == kind ? 1 : 0;
+        for (const auto& e : events_)
+            if (const auto* s = std::get_if<SessionEvent>(&e)) n += s->kind == kind ? 1 : 0;
+        return n;
+    }
+    template <class E>
+    [[nodiscard]] std::size_t count() const {
+        std::size_t n = 0;
+        for (const auto& e : events_) n += std::holds_alternative<E>(e) ? 1 : 0;
         return n;
     }
     [[nodiscard]] std::size_t count(TransfereeEventKind kind) const {
@@ -71,11 +78,12 @@ private:
         return o;
     }
     UserAgent::EventHandler handler() {
-        return [this](UserAgent& ua, const UaEvent& e) {
-            events_.push_back(e);
-            if (e.kind != UaEventKind::incoming_call) return;
-            last_incoming_ = e.session;
-            Session s = ua.session(e.session);
+        return [this](UserAgent& ua, const StackEvent& ev) {
+            events_.push_back(ev);
+            const auto* e = std::get_if<SessionEvent>(&ev);
+            if (e == nullptr || e->kind != SessionEventKind::incoming_call) return;
+            last_incoming_ = e->session;
+            Session s = ua.session(e->session);
             switch (answer_) {
                 case Answer::ok: (void)s.answer(); break;
                 case Answer::busy: (void)s.reject(486, "Busy Here"); break;
@@ -88,7 +96,7 @@ private:
     std::string name_;
     Transport transport_;
     Answer answer_;
-    std::vector<UaEvent> events_;
+    std::vector<StackEvent> events_;
     std::vector<TransfereeEvent> transferee_;
     std::vector<std::string> log_;
     SessionId last_incoming_{};

@@ -6,7 +6,7 @@
 #include <array>
 #include <vector>
 
-#include "referkit/core/refer.hpp"
+#include "referkit/core/refer_client_context.hpp"
 #include "refer_helpers.hpp"
 #include "sim_network.hpp"
 
@@ -122,7 +122,7 @@ TEST_F(ReferClient, FourXxRejectionCarriesResponse) {
 
 TEST_F(ReferClient, TimeoutSynthesised408Fails) {
     send();
-    ctx.on_response(clock.now() + 32s, ReferResponse{.status = 408, .reason = "Request Timeout", .source = ResponseSource::timeout});
+    ctx.on_response(clock.now() + 32s, ReferResponse{.status = 408, .reason = "Request Timeout", .source = ResponseOrigin::timeout});
     auto ev = drain(ctx);
     EXPECT_EQ(kinds(ev), (std::vector<K>{K::refer_request_rejected, K::ended}));
     EXPECT_EQ(ev[0].status, 408);
@@ -132,7 +132,7 @@ TEST_F(ReferClient, TimeoutSynthesised408Fails) {
 
 TEST_F(ReferClient, TransportErrorSynthesised503Fails) {
     send();
-    ctx.on_response(clock.now(), ReferResponse{.status = 503, .source = ResponseSource::transport_error});
+    ctx.on_response(clock.now(), ReferResponse{.status = 503, .source = ResponseOrigin::transport_error});
     EXPECT_EQ(ctx.outcome(), ReferOutcome::failed);
     EXPECT_EQ(ctx.cause(), ReferCause::transport_error);
 }

@@ -4,15 +4,15 @@
 #include <algorithm>
 
 #include "referkit/core/refer_request.hpp"
-#include "referkit/core/user_agent_core.hpp"
+#include "referkit/core/stack.hpp"
 
 namespace referkit {
 namespace {
 
-std::size_t count(const ReferHeaderList& h, std::string_view name) {
+std::size_t count(const HeaderList& h, std::string_view name) {
     return static_cast<std::size_t>(std::count_if(h.begin(), h.end(), [&](const auto& p) { return iequals(p.first, name); }));
 }
-std::string value(const ReferHeaderList& h, std::string_view name) {
+std::string value(const HeaderList& h, std::string_view name) {
     for (const auto& [n, v] : h)
         if (iequals(n, name)) return v;
     return "<absent>";

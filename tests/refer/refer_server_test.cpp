@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "referkit/core/refer_server.hpp"
+#include "referkit/core/replaces.hpp"
 
 namespace referkit {
 namespace {
@@ -45,7 +46,7 @@ ReferServerContext make(const std::vector<std::string>& extra, ReferServerOption
     return std::move(*ctx);
 }
 
-std::string header(const ReferHeaderList& h, std::string_view name) {
+std::string header(const HeaderList& h, std::string_view name) {
     for (const auto& [n, v] : h)
         if (n == name) return v;
     return "<absent>";

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "core_node.hpp"
+#include "sim_node.hpp"
 #include "referkit/core/transaction_layer.hpp"
 #include "sim_network.hpp"
 
@@ -32,40 +32,6 @@ std::uint64_t splitmix(std::uint64_t& s) {
 
 const Endpoint client_addr{"10.0.0.1", 5060};
 const Endpoint server_addr{"10.0.0.2", 5060};
-
-// A node whose transaction user can act later: pending actions are part of its deadline.
-class TuNode : public CoreNode {
-public:
-    using CoreNode::CoreNode;
-    struct Action {
-        Time at;
-        std::function<void(TuNode&, Time)> run;
-    };
-    void later(Time at, std::function<void(TuNode&, Time)> f) { actions_.push_back(Action{at, std::move(f)}); }
-    [[nodiscard]] std::optional<Time> next_deadline() const override {
-        auto d = CoreNode::next_deadline();
-        for (const Action& a : actions_)
-            if (!d || a.at < *d) d = a.at;
-        return d;
-    }
-    void on_timer(Time now) override {
-        for (std::size_t i = 0; i < actions_.size();) {
-            if (actions_[i].at <= now) {
-                Action a = std::move(actions_[i]);
-                actions_.erase(actions_.begin() + static_cast<std::ptrdiff_t>(i));
-                a.run(*this, now);
-                pump(now);
-            } else {
-                ++i;
-            }
-        }
-        CoreNode::on_timer(now);
-    }
-    [[nodiscard]] bool idle() const { return actions_.empty(); }
-
-private:
-    std::vector<Action> actions_;
-};
 
 struct Plan {
     std::string method;
@@ -177,14 +143,14 @@ RunResult run_once(std::uint64_t seed, double loss, double duplicate) {
     };
 
     auto server_tu = [&](CoreNode& base, TransactionEvent& e, Time now) {
-        auto& node = static_cast<TuNode&>(base);
+        auto& node = static_cast<CoreNode&>(base);
         switch (e.kind) {
         case EventKind::request: {
             const std::string call_id(e.message->call_id());
             ++server_requests[call_id];
             const Plan& p = plans.at(call_id);
             const TransactionId id = e.id;
-            node.later(now + p.answer_delay, [&, id, p, call_id](TuNode& n, Time t) {
+            node.later(now + p.answer_delay, [&, id, p, call_id](CoreNode& n, Time t) {
                 ResponseSpec r;
                 r.to_tag = "srv";
                 if (p.provisional) {
@@ -202,7 +168,7 @@ RunResult run_once(std::uint64_t seed, double loss, double duplicate) {
                     while (at + interval < t + 32s) {
                         at += interval;
                         interval = std::min<Duration>(2 * interval, 4s);
-                        n.later(at, [&, id, acked, r](TuNode& n2, Time t2) {
+                        n.later(at, [&, id, acked, r](CoreNode& n2, Time t2) {
                             if (*acked) return;
                             (void)n2.layer().respond(id, r, t2);  // refused once the transaction is gone
                         });
@@ -223,15 +189,15 @@ RunResult run_once(std::uint64_t seed, double loss, double duplicate) {
         }
     };
 
-    TuNode client(net, client_addr, copt, client_tu);
-    TuNode server(net, server_addr, sopt, server_tu);
+    CoreNode client(net, client_addr, copt, client_tu);
+    CoreNode server(net, server_addr, sopt, server_tu);
 
     // The client's deliveries: record when a final response first reached it.
     for (const auto& [call_id, plan] : plans) {
         const Time start = std::chrono::milliseconds(splitmix(rs) % 1000);
         const std::string cid = call_id;
         const Plan p = plan;
-        client.later(start, [&, cid, p](TuNode& n, Time t) {
+        client.later(start, [&, cid, p](CoreNode& n, Time t) {
             auto id = n.layer().send_request(request(p, cid), Destination{Transport::udp, server_addr, 0}, t);
             if (!id) {
                 fail("send_request");

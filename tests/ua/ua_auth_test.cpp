@@ -7,22 +7,17 @@
 #include <string>
 #include <vector>
 
-#include "core_node.hpp"
 #include "raw_peer.hpp"
 #include "referkit/core/digest.hpp"
-#include "referkit/core/user_agent_core.hpp"
+#include "referkit/core/stack.hpp"
 #include "referkit/runtime/openssl_digest.hpp"
-#include "ua_node.hpp"
+#include "sim_node.hpp"
 
-namespace referkit {
+namespace referkit::test {
 namespace {
 
 using namespace std::chrono_literals;
-using test::UaNode;
-using K = UaEventKind;
-
-const Endpoint a_addr{"192.0.2.1", 5060};
-const Endpoint srv_addr{"192.0.2.9", 5060};
+using K = SessionEventKind;
 
 struct ChallengerOptions {
     bool proxy = false;                       // 407 + Proxy-Authenticate instead of 401
@@ -51,15 +46,9 @@ struct Challenger {
     sim::CoreNode node;
 
     Challenger(sim::Network& net, ChallengerOptions o)
-        : opt(std::move(o)), node(net, srv_addr, options(), [this](sim::CoreNode& n, TransactionEvent& e, Time now) {
+        : opt(std::move(o)), node(net, raw_addr, raw_options(5000), [this](sim::CoreNode& n, TransactionEvent& e, Time now) {
               on_event(n, e, now);
           }) {}
-    static TransactionOptions options() {
-        TransactionOptions to;
-        to.random = [k = std::uint64_t{5000}]() mutable { return ++k; };
-        to.sent_by = "192.0.2.9:5060";
-        return to;
-    }
     void challenge(sim::CoreNode& n, TransactionId id, bool stale, Time now) {
         nonce = "nonce" + std::to_string(++nonce_serial);
         const std::string md5 = digest_challenge_value("example.com", nonce, DigestAlgorithm::md5, true, stale);
@@ -95,13 +84,10 @@ struct Challenger {
         } else {
             seen.push_back(s);
         }
-        ResponseSpec r;
-        r.status = 200;
-        r.to_tag = "srvtag";
-        r.headers = {{"Contact", "<sip:srv@192.0.2.9:5060>"}};
-        if (m.method() == Method::invite) {
-            r.content_type = "application/sdp";
-            r.body = test::audio_answer;
+        ResponseSpec r = raw_call_answer("srvtag");
+        if (m.method() != Method::invite) {  // an SDP answer only for an INVITE
+            r.content_type = {};
+            r.body = {};
         }
         ASSERT_TRUE(n.layer().respond(e.id, r, now));
     }
@@ -114,36 +100,34 @@ struct Challenger {
 };
 
 UserAgentConfig alice(std::string password) {
-    auto c = test::ua_config("sip:alice@192.0.2.1", 0xa11ce);
+    auto c = ua_config("sip:alice@192.0.2.1", 0xa11ce);
     c.credentials = {Credentials{.username = "alice", .password = std::move(password), .realm = "example.com"}};
     c.digest_hash = runtime::openssl_digest_hash();
     return c;
 }
 
-SessionId call(sim::Network& net, UaNode& a) {
-    auto s = a.core().invite(InviteOptions{.target = "sip:srv@192.0.2.9:5060", .headers = {}, .body = std::nullopt,
-                                           .content_type = "application/sdp"},
-                             net.now());
+SessionId call(sim::Network& net, StackNode& a) {
+    auto s = a.stack().invite(invite_to("sip:srv@192.0.2.9:5060"), net.now());
     EXPECT_TRUE(s);
     a.pump(net.now());
     net.run_until(net.now() + 2s);
     return s ? *s : SessionId{};
 }
 
-void hang_up_and_settle(sim::Network& net, UaNode& a, SessionId s) {
-    ASSERT_TRUE(a.core().bye(s, net.now()));
+void hang_up_and_settle(sim::Network& net, StackNode& a, SessionId s) {
+    ASSERT_TRUE(a.stack().bye(s, net.now()));
     a.pump(net.now());
     EXPECT_TRUE(net.run_until_idle(net.now() + 10min));
     EXPECT_EQ(a.count(K::session_ended), 1u) << a.timeline();
-    EXPECT_TRUE(test::empty(a.core().counts())) << test::describe(a.core().counts());
+    EXPECT_TRUE(holds_nothing(a.stack()));
 }
 
 TEST(UaAuth, Invite401RetriedWithSha256) {
     sim::Network net(1);
-    UaNode a(net, a_addr, alice("secret"));
+    StackNode a(net, a_addr, alice("secret"));
     Challenger srv(net, ChallengerOptions{});
     SessionId s = call(net, a);
-    EXPECT_EQ(a.core().session_state(s), SessionState::confirmed) << a.timeline();
+    EXPECT_EQ(a.stack().session_state(s), SessionState::confirmed) << a.timeline();
     ASSERT_EQ(srv.seen.size(), 2u);
     EXPECT_FALSE(srv.seen[0].credentials);
     EXPECT_TRUE(srv.seen[1].credentials);
@@ -154,9 +138,9 @@ TEST(UaAuth, Invite401RetriedWithSha256) {
     EXPECT_EQ(a.count(K::session_ended), 0u);  // the 401 never surfaced
     EXPECT_EQ(a.count(K::session_progress), 0u);
     // No event carries the password.
-    for (const UaEvent& e : a.events()) {
-        if (e.message) {
-            EXPECT_EQ(e.message->bytes().find("secret"), std::string_view::npos);
+    for (const StackEvent& e : a.events()) {
+        if (const Message* m = message_of(e)) {
+            EXPECT_EQ(m->bytes().find("secret"), std::string_view::npos);
         }
     }
     hang_up_and_settle(net, a, s);
@@ -164,10 +148,10 @@ TEST(UaAuth, Invite401RetriedWithSha256) {
 
 TEST(UaAuth, Invite407ProxyAuthorization) {
     sim::Network net(1);
-    UaNode a(net, a_addr, alice("secret"));
+    StackNode a(net, a_addr, alice("secret"));
     Challenger srv(net, ChallengerOptions{.proxy = true});
     SessionId s = call(net, a);
-    EXPECT_EQ(a.core().session_state(s), SessionState::confirmed) << a.timeline();
+    EXPECT_EQ(a.stack().session_state(s), SessionState::confirmed) << a.timeline();
     ASSERT_EQ(srv.seen.size(), 2u);
     EXPECT_TRUE(srv.seen[1].credentials);
     hang_up_and_settle(net, a, s);
@@ -175,7 +159,7 @@ TEST(UaAuth, Invite407ProxyAuthorization) {
 
 TEST(UaAuth, WrongPasswordRetriesOnceThen401Surfaces) {
     sim::Network net(1);
-    UaNode a(net, a_addr, alice("wrong"));
+    StackNode a(net, a_addr, alice("wrong"));
     Challenger srv(net, ChallengerOptions{});
     SessionId s = call(net, a);
     EXPECT_TRUE(net.run_until_idle(net.now() + 10min));
@@ -183,26 +167,26 @@ TEST(UaAuth, WrongPasswordRetriesOnceThen401Surfaces) {
     ASSERT_EQ(a.count(K::session_ended), 1u) << a.timeline();
     EXPECT_EQ(a.find(K::session_ended)->status, 401);
     EXPECT_EQ(a.find(K::session_ended)->cause, EndCause::rejected);
-    EXPECT_FALSE(a.core().session_state(s));
-    EXPECT_TRUE(test::empty(a.core().counts())) << test::describe(a.core().counts());
+    EXPECT_FALSE(a.stack().session_state(s));
+    EXPECT_TRUE(holds_nothing(a.stack()));
 }
 
 TEST(UaAuth, StaleNonceGetsOneMoreRetry) {
     sim::Network net(1);
-    UaNode a(net, a_addr, alice("secret"));
+    StackNode a(net, a_addr, alice("secret"));
     Challenger srv(net, ChallengerOptions{.stale_once = true});
     SessionId s = call(net, a);
-    EXPECT_EQ(a.core().session_state(s), SessionState::confirmed) << a.timeline();
+    EXPECT_EQ(a.stack().session_state(s), SessionState::confirmed) << a.timeline();
     EXPECT_EQ(srv.cseqs("INVITE"), (std::vector<std::uint32_t>{1, 2, 3}));
     hang_up_and_settle(net, a, s);
 }
 
 TEST(UaAuth, ChallengedByeIsRetriedWithAHigherCSeq) {
     sim::Network net(1);
-    UaNode a(net, a_addr, alice("secret"));
+    StackNode a(net, a_addr, alice("secret"));
     Challenger srv(net, ChallengerOptions{.methods = {"BYE"}});
     SessionId s = call(net, a);
-    ASSERT_EQ(a.core().session_state(s), SessionState::confirmed) << a.timeline();
+    ASSERT_EQ(a.stack().session_state(s), SessionState::confirmed) << a.timeline();
     hang_up_and_settle(net, a, s);
     EXPECT_EQ(srv.cseqs("BYE"), (std::vector<std::uint32_t>{2, 3}));
     EXPECT_EQ(a.find(K::session_ended)->cause, EndCause::bye_local);
@@ -211,24 +195,24 @@ TEST(UaAuth, ChallengedByeIsRetriedWithAHigherCSeq) {
 
 TEST(UaAuth, ChallengedReinviteAndInDialogRequest) {
     sim::Network net(1);
-    UaNode a(net, a_addr, alice("secret"));
+    StackNode a(net, a_addr, alice("secret"));
     Challenger srv(net, ChallengerOptions{.methods = {"INVITE", "INFO"}});
     SessionId s = call(net, a);
-    ASSERT_EQ(a.core().session_state(s), SessionState::confirmed);
-    ASSERT_TRUE(a.core().reinvite(s, ReinviteOptions{.direction = MediaDirection::sendonly, .body = std::nullopt},
+    ASSERT_EQ(a.stack().session_state(s), SessionState::confirmed);
+    ASSERT_TRUE(a.stack().reinvite(s, ReinviteOptions{.direction = MediaDirection::sendonly, .body = std::nullopt},
                                   net.now()));
     a.pump(net.now());
     net.run_until(net.now() + 2s);
     EXPECT_EQ(a.count(K::answer_received), 2u) << a.timeline();
-    auto id = a.core().send_in_dialog(*a.core().session_dialog(s),
+    auto id = a.stack().send_in_dialog(*a.stack().session_dialog(s),
                                       InDialogRequest{.method = "INFO", .headers = {}, .content_type = {}, .body = {}},
                                       net.now());
     ASSERT_TRUE(id);
     a.pump(net.now());
     net.run_until(net.now() + 2s);
-    ASSERT_EQ(a.count(K::response), 1u) << a.timeline();  // the 401 was answered internally
-    EXPECT_EQ(a.find(K::response)->status, 200);
-    EXPECT_EQ(a.find(K::response)->request, *id);
+    ASSERT_EQ(a.count<ResponseEvent>(), 1u) << a.timeline();  // the 401 was answered internally
+    EXPECT_EQ(a.find<ResponseEvent>()->status, 200);
+    EXPECT_EQ(a.find<ResponseEvent>()->request, id->id);
     EXPECT_EQ(srv.cseqs("INVITE"), (std::vector<std::uint32_t>{1, 2, 3, 4}));
     EXPECT_EQ(srv.cseqs("INFO"), (std::vector<std::uint32_t>{5, 6}));
     hang_up_and_settle(net, a, s);
@@ -236,60 +220,58 @@ TEST(UaAuth, ChallengedReinviteAndInDialogRequest) {
 
 TEST(UaAuth, GenericRequest407OnlyTheFinalResponseSurfaces) {
     sim::Network net(1);
-    UaNode a(net, a_addr, alice("secret"));
+    StackNode a(net, a_addr, alice("secret"));
     Challenger srv(net, ChallengerOptions{.proxy = true, .methods = {"MESSAGE"}});
-    auto id = a.core().send_request(OutOfDialogRequest{.method = "MESSAGE", .target = "sip:srv@192.0.2.9:5060",
+    auto id = a.stack().send_request(OutOfDialogRequest{.method = "MESSAGE", .target = "sip:srv@192.0.2.9:5060",
                                                        .headers = {}, .content_type = "text/plain", .body = "hi",
                                                        .creates_dialog = false},
                                     net.now());
     ASSERT_TRUE(id);
     a.pump(net.now());
     EXPECT_TRUE(net.run_until_idle(net.now() + 10min));
-    ASSERT_EQ(a.count(K::response), 1u) << a.timeline();
-    const UaEvent* r = a.find(K::response);
+    ASSERT_EQ(a.count<ResponseEvent>(), 1u) << a.timeline();
+    const ResponseEvent* r = a.find<ResponseEvent>();
     EXPECT_EQ(r->status, 200);
     ASSERT_TRUE(r->message);
     EXPECT_EQ(r->message->cseq().number, 2u);
     EXPECT_EQ(srv.cseqs("MESSAGE"), (std::vector<std::uint32_t>{1, 2}));
-    EXPECT_TRUE(test::empty(a.core().counts())) << test::describe(a.core().counts());
+    EXPECT_TRUE(holds_nothing(a.stack()));
 }
 
-// report_challenges: the 407 the core answered surfaces first, informational (final false,
+// report_challenges: the 407 the stack answered surfaces first, informational (final false,
 // retried true), then the retry's 200 as the final response of the same request.
 TEST(UaAuth, GenericRequestReportChallengesSurfacesThe407AsRetried) {
     sim::Network net(1);
-    UaNode a(net, a_addr, alice("secret"));
+    StackNode a(net, a_addr, alice("secret"));
     Challenger srv(net, ChallengerOptions{.proxy = true, .methods = {"MESSAGE"}});
-    auto id = a.core().send_request(OutOfDialogRequest{.method = "MESSAGE", .target = "sip:srv@192.0.2.9:5060",
+    auto id = a.stack().send_request(OutOfDialogRequest{.method = "MESSAGE", .target = "sip:srv@192.0.2.9:5060",
                                                        .headers = {}, .content_type = "text/plain", .body = "hi",
                                                        .creates_dialog = false, .report_challenges = true},
                                     net.now());
     ASSERT_TRUE(id);
     a.pump(net.now());
     EXPECT_TRUE(net.run_until_idle(net.now() + 10min));
-    std::vector<const UaEvent*> responses;
-    for (const UaEvent& e : a.events())
-        if (e.kind == K::response) responses.push_back(&e);
+    const std::vector<ResponseEvent> responses = a.all<ResponseEvent>();
     ASSERT_EQ(responses.size(), 2u) << a.timeline();
-    EXPECT_EQ(responses[0]->status, 407);
-    EXPECT_TRUE(responses[0]->retried);
-    EXPECT_FALSE(responses[0]->final);
-    EXPECT_EQ(responses[0]->request, *id);
-    ASSERT_TRUE(responses[0]->message);
-    EXPECT_EQ(responses[0]->message->cseq().number, 1u);
-    EXPECT_EQ(responses[1]->status, 200);
-    EXPECT_FALSE(responses[1]->retried);
-    EXPECT_TRUE(responses[1]->final);
-    EXPECT_EQ(responses[1]->request, *id);
+    EXPECT_EQ(responses[0].status, 407);
+    EXPECT_TRUE(responses[0].retried);
+    EXPECT_FALSE(responses[0].final);
+    EXPECT_EQ(responses[0].request, id->id);
+    ASSERT_TRUE(responses[0].message);
+    EXPECT_EQ(responses[0].message->cseq().number, 1u);
+    EXPECT_EQ(responses[1].status, 200);
+    EXPECT_FALSE(responses[1].retried);
+    EXPECT_TRUE(responses[1].final);
+    EXPECT_EQ(responses[1].request, id->id);
     EXPECT_EQ(srv.cseqs("MESSAGE"), (std::vector<std::uint32_t>{1, 2}));
-    EXPECT_TRUE(test::empty(a.core().counts())) << test::describe(a.core().counts());
+    EXPECT_TRUE(holds_nothing(a.stack()));
 }
 
 TEST(UaAuth, NoCredentialsForTheRealmSurfacesThe401) {
     sim::Network net(1);
     auto c = alice("secret");
     c.credentials[0].realm = "other.example";
-    UaNode a(net, a_addr, c);
+    StackNode a(net, a_addr, c);
     Challenger srv(net, ChallengerOptions{});
     (void)call(net, a);
     ASSERT_EQ(a.count(K::session_ended), 1u);
@@ -298,4 +280,4 @@ TEST(UaAuth, NoCredentialsForTheRealmSurfacesThe401) {
 }
 
 }  // namespace
-}  // namespace referkit
+}  // namespace referkit::test

@@ -170,7 +170,7 @@ private:
     int signal_ = 0;
 };
 
-std::unique_ptr<UserAgent> make_ua(Runner& r, Timeline& t, Setup& s, std::function<void(UserAgent&, const UaEvent&)> extra = {},
+std::unique_ptr<UserAgent> make_ua(Runner& r, Timeline& t, Setup& s, std::function<void(UserAgent&, const SessionEvent&)> extra = {},
                                    std::function<void(const TransfereeEvent&)> on_transferee = {}) {
     std::string label = s.label;
     if (s.trace_to) s.options.engine.trace = message_tracer(t, *s.trace_to, label);
@@ -178,19 +178,21 @@ std::unique_ptr<UserAgent> make_ua(Runner& r, Timeline& t, Setup& s, std::functi
         print_transferee_event(t, label, e);
         if (on_transferee) on_transferee(e);
     };
-    auto on_event = [&t, label, extra](UserAgent& ua, const UaEvent& e) {
-        print_ua_event(t, label, e);
-        if (extra) extra(ua, e);
+    auto on_event = [&t, label, extra](UserAgent& ua, const StackEvent& ev) {
+        const auto* e = std::get_if<SessionEvent>(&ev);
+        if (e == nullptr) return;  // the commands follow calls only
+        print_session_event(t, label, *e);
+        if (extra) extra(ua, *e);
     };
     return std::make_unique<UserAgent>(r.io(), std::move(s.options), on_event);
 }
 
 TransferOptions transfer_options(const CommonOptions& c, Timeline& t, const std::string& label) {
     TransferOptions o;
-    o.extra_headers = c.headers;
-    o.referred_by = c.referred_by;
-    o.refer_sub = !c.no_refer_sub;
-    o.display_name = DisplayNamePolicy::omit;
+    o.refer.extra_headers = c.headers;
+    o.refer.referred_by = c.referred_by;
+    o.refer.refer_sub = !c.no_refer_sub;
+    o.refer.display_name = DisplayNamePolicy::omit;
     o.handlers.on_any = [&t, label](Transfer&, const TransferEvent& e) { print_transfer_event(t, label, e); };
     return o;
 }
@@ -216,7 +218,7 @@ std::optional<Session> place_call(Runner& r, Timeline& t, UserAgent& ua, const s
 }
 
 // Ends our calls (BYE when up, CANCEL when still ringing) and waits, bounded.
-void hang_up(Runner& r, UserAgent& ua, std::vector<Session>& calls) {
+void hang_up(Runner& r, std::vector<Session>& calls) {
     for (auto& call : calls) {
         auto st = call.state();
         if (!st) continue;
@@ -224,11 +226,7 @@ void hang_up(Runner& r, UserAgent& ua, std::vector<Session>& calls) {
             case SessionState::confirmed:
             case SessionState::accepted: (void)call.bye(); break;
             case SessionState::calling:
-            case SessionState::proceeding: {
-                const SessionId id = call.id();
-                ua.post([id](UserAgentCore& core, Time now) { (void)core.cancel(id, now); });
-                break;
-            }
+            case SessionState::proceeding: (void)call.cancel(); break;
             case SessionState::incoming: (void)call.reject(480, "Temporarily Unavailable"); break;
             case SessionState::ending: break;
         }
@@ -305,7 +303,7 @@ int run_transfer(const CommonOptions& c, const TransferCommand& cmd, std::ostrea
     auto& ua = client.ua;
     std::vector<Session> calls;
     const auto finish = [&](const Result& res) {
-        hang_up(r, *ua, calls);
+        hang_up(r, calls);
         ua->stop();
         t.outcome(label, res.outcome, res.cause, res.code, res.summary);
         return res.code;
@@ -349,7 +347,7 @@ int run_refer(const CommonOptions& c, const std::string& target, const std::stri
     const std::string& label = client.label;
     auto& ua = client.ua;
     TransferOptions options = transfer_options(c, t, label);
-    options.active_after_transfer = true;  // out of dialog: there is no call to hang up
+    options.refer.active_after_transfer = true;  // out of dialog: there is no call to hang up
     Transfer transfer(*ua, OutOfDialog{.recipient = target}, refer_to, std::move(options));
     Result res;
     if (auto sent = transfer.refer(); !sent) {
@@ -384,10 +382,10 @@ int run_target(const CommonOptions& c, const TargetCommand& cmd, std::ostream& o
     std::vector<SessionId> sessions;  // every call we answered or placed, to end them on a signal
     auto ua = make_ua(
         r, t, *setup,
-        [&sessions](UserAgent& agent, const UaEvent& e) {
+        [&sessions](UserAgent& agent, const SessionEvent& e) {
             // Ended calls are forgotten (target runs for days); every new call is answered.
-            if (e.kind == UaEventKind::session_ended) std::erase(sessions, e.session);
-            if (e.kind != UaEventKind::incoming_call) return;
+            if (e.kind == SessionEventKind::session_ended) std::erase(sessions, e.session);
+            if (e.kind != SessionEventKind::incoming_call) return;
             sessions.push_back(e.session);
             (void)agent.session(e.session).answer();
         },
@@ -415,7 +413,7 @@ int run_target(const CommonOptions& c, const TargetCommand& cmd, std::ostream& o
     std::vector<Session> calls;
     for (SessionId id : sessions)
         if (ua->session(id).state()) calls.push_back(ua->session(id));
-    hang_up(r, *ua, calls);
+    hang_up(r, calls);
     ua->stop();
     t.outcome(label, "stopped", "signal", exit_success, "target stopped by signal " + std::to_string(r.signal()));
     return exit_success;

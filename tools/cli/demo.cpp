@@ -21,7 +21,7 @@ constexpr auto wait_bound = std::chrono::seconds(10);
 struct Actor {
     std::string name;
     bool auto_answer = false;
-    std::vector<UaEvent> events{};
+    std::vector<SessionEvent> events{};
     std::vector<TransfereeEvent> transferee{};
     std::unique_ptr<UserAgent> ua{};
 
@@ -57,10 +57,12 @@ std::unique_ptr<Actor> make_actor(boost::asio::io_context& io, Timeline& t, std:
         a->transferee.push_back(e);
         print_transferee_event(t, a->name, e);
     };
-    auto on_event = [a, &t](UserAgent& ua, const UaEvent& e) {
-        a->events.push_back(e);
-        print_ua_event(t, a->name, e);
-        if (e.kind == UaEventKind::incoming_call && a->auto_answer) (void)ua.session(e.session).answer();
+    auto on_event = [a, &t](UserAgent& ua, const StackEvent& ev) {
+        const auto* e = std::get_if<SessionEvent>(&ev);
+        if (e == nullptr) return;
+        a->events.push_back(*e);
+        print_session_event(t, a->name, *e);
+        if (e->kind == SessionEventKind::incoming_call && a->auto_answer) (void)ua.session(e->session).answer();
     };
     actor->ua = std::make_unique<UserAgent>(io, std::move(options), on_event);
     if (auto started = actor->ua->start(); !started) {
@@ -141,7 +143,7 @@ bool blind(boost::asio::io_context& io, Timeline& t, Actor& alice, Actor& bob, A
             bc = bob.last_session(TransfereeEventKind::transfer_started, bob_mark);
             SessionId at_carol{};
             for (const auto& e : carol.events)
-                if (e.kind == UaEventKind::incoming_call) at_carol = e.session;
+                if (e.kind == SessionEventKind::incoming_call) at_carol = e.session;
             return bc && bob.confirmed(bc) && at_carol && carol.confirmed(at_carol) && alice.gone(ab.id());
         },
         deadline);
@@ -161,7 +163,7 @@ bool attended(boost::asio::io_context& io, Timeline& t, Actor& alice, Actor& bob
     const std::size_t bob_mark = bob.transferee.size();
     const std::size_t carol_mark = carol.transferee.size();
     const auto deadline = std::chrono::steady_clock::now() + wait_bound;
-    auto transfer = refer_and_wait(io, t, alice, ab, ac, TransferOptions{.display_name = DisplayNamePolicy::omit}, deadline);
+    auto transfer = refer_and_wait(io, t, alice, ab, ac, TransferOptions{.refer = {.display_name = DisplayNamePolicy::omit}}, deadline);
     if (!transfer) return false;
     SessionId at_bob{}, at_carol{};
     const bool settled = run_until(

@@ -70,17 +70,6 @@ bool run_until(boost::asio::io_context& io, const std::function<bool()>& pred, D
     return true;
 }
 
-std::string_view to_string(TransfereeEventKind kind) noexcept {
-    switch (kind) {
-        case TransfereeEventKind::refer_received: return "refer_received";
-        case TransfereeEventKind::transfer_started: return "transfer_started";
-        case TransfereeEventKind::transfer_notified: return "transfer_notified";
-        case TransfereeEventKind::transfer_ended: return "transfer_ended";
-        case TransfereeEventKind::replaced: return "replaced";
-        case TransfereeEventKind::replace_rejected: return "replace_rejected";
-    }
-    return "?";
-}
 
 void print_transfer_event(Timeline& t, std::string_view ua, const TransferEvent& e) {
     std::string summary;
@@ -103,25 +92,23 @@ void print_transfer_event(Timeline& t, std::string_view ua, const TransferEvent&
             summary);
 }
 
-void print_ua_event(Timeline& t, std::string_view ua, const UaEvent& e) {
+void print_session_event(Timeline& t, std::string_view ua, const SessionEvent& e) {
     std::string summary;
     std::string peer;
     if (e.message && e.message->is_request()) peer = std::string(e.message->from().uri.text);
     switch (e.kind) {
-        case UaEventKind::incoming_call: summary = "incoming call from " + peer; break;
-        case UaEventKind::session_progress: summary = "ringing/progress"; break;
-        case UaEventKind::session_answered: summary = "call answered"; break;
-        case UaEventKind::session_confirmed: summary = "call confirmed (2xx + ACK)"; break;
-        case UaEventKind::session_ended: summary = "call ended: " + std::string(to_string(e.cause)); break;
-        case UaEventKind::offer_received:
-        case UaEventKind::answer_received:
-        case UaEventKind::reinvite_failed:
-        case UaEventKind::request:
-        case UaEventKind::response:
-        case UaEventKind::dialog_ended: return;  // not part of the call timeline
+        case SessionEventKind::incoming_call: summary = "incoming call from " + peer; break;
+        case SessionEventKind::session_progress: summary = "ringing/progress"; break;
+        case SessionEventKind::session_answered: summary = "call answered"; break;
+        case SessionEventKind::session_confirmed: summary = "call confirmed (2xx + ACK)"; break;
+        case SessionEventKind::session_ended: summary = "call ended: " + std::string(to_string(e.cause)); break;
+        case SessionEventKind::offer_received:
+        case SessionEventKind::answer_received:
+        case SessionEventKind::reinvite_failed: return;  // not part of the call timeline
     }
-    t.event(ua, to_string(e.kind), e.kind == UaEventKind::session_ended || e.kind == UaEventKind::session_progress ? e.status : 0,
-            {}, summary);
+    t.event(ua, to_string(e.kind),
+            e.kind == SessionEventKind::session_ended || e.kind == SessionEventKind::session_progress ? e.status : 0, {},
+            summary);
 }
 
 void print_transferee_event(Timeline& t, std::string_view ua, const TransfereeEvent& e) {

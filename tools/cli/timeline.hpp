@@ -49,11 +49,10 @@ bool run_until(boost::asio::io_context& io, const std::function<bool()>& pred, D
 
 // Prints a transfer event (seed name, status, reason) on the timeline as `ua`.
 void print_transfer_event(Timeline& t, std::string_view ua, const TransferEvent& e);
-// Prints a session event of the core (incoming_call, session_confirmed ...) as `ua`.
-void print_ua_event(Timeline& t, std::string_view ua, const UaEvent& e);
+// Prints a session event (incoming_call, session_confirmed ...) as `ua`.
+void print_session_event(Timeline& t, std::string_view ua, const SessionEvent& e);
 // Prints a transferee event (refer_received, transfer_started, ...) as `ua`.
 void print_transferee_event(Timeline& t, std::string_view ua, const TransfereeEvent& e);
-[[nodiscard]] std::string_view to_string(TransfereeEventKind kind) noexcept;
 
 // The --trace hook for EngineOptions::trace: prints every SIP message `ua` sends or receives to
 // `err` under a line naming the direction, transport, peer and elapsed time, with the secrets of

@@ -1,6 +1,6 @@
 // One SIP dialog (RFC 3261 §12): its identifiers, the route set, the remote target and both CSeq
 // spaces, as owning values. The usages that keep a dialog alive (RFC 5057) are counted by the
-// UserAgentCore, not here.
+// Stack's dialog set (src/core/dialog/dialog_set.hpp), not here.
 #pragma once
 #include <compare>
 #include <cstdint>
@@ -11,17 +11,11 @@
 #include <vector>
 
 #include "referkit/core/error.hpp"
+#include "referkit/core/ids.hpp"
 #include "referkit/core/message.hpp"
 #include "referkit/core/writer.hpp"
 
 namespace referkit {
-
-// Opaque handle of a dialog inside one UserAgentCore; 0 = none. Never reused.
-struct DialogId {
-    std::uint64_t value = 0;
-    explicit operator bool() const noexcept { return value != 0; }
-    friend auto operator<=>(const DialogId&, const DialogId&) = default;
-};
 
 // What a dialog holds (RFC 3261 §12.1). URIs are kept as text, name-addrs as "<uri>" or
 // "display <uri>" without tag.
@@ -90,9 +84,9 @@ public:
     // §12.2.1.1: loose routing (first route has lr) keeps the remote target as Request-URI; strict
     // routing puts the first route there and the remote target last in Route.
     [[nodiscard]] DialogRouting routing() const;
-    // A request in this dialog with Request-URI, Route, From, To, Call-ID, CSeq (`cseq`, with
-    // `method`) and Max-Forwards 70 written; the caller adds the rest and finishes it.
-    [[nodiscard]] MessageWriter start_request(std::string_view method, std::uint32_t cseq) const;
+    // A request in this dialog (§12.2.1.1): Request-URI, Route, From, To, Call-ID, CSeq (`cseq`,
+    // with `method`) and Max-Forwards 70 filled in; the caller adds the other headers and the body.
+    [[nodiscard]] OutgoingRequest request(std::string_view method, std::uint32_t cseq) const;
     [[nodiscard]] std::string from_value() const;
     [[nodiscard]] std::string to_value() const;
 

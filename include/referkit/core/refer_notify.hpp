@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "referkit/core/headers.hpp"
 #include "referkit/core/message.hpp"
@@ -46,8 +47,20 @@ struct ReferNotifyVerdict {
     SipfragClass kind = SipfragClass::progress;
 };
 
+// The rules every package's NOTIFY follows (RFC 6665 §8.2.1, §4.1.3): `notify` (a parsed NOTIFY
+// in a dialog) against the ids of that dialog's live subscriptions of `package`: Event (400 when
+// missing or garbled, 489 for another package), the id (481 when it names none, 400 when it is
+// omitted and several are live; without an id the single live one), Subscription-State (400).
+// Status 200 means the package's own body rules come next.
+[[nodiscard]] ReferNotifyVerdict classify_notify(const Message& notify, std::string_view package,
+                                                 std::span<const std::uint32_t> live_ids);
+// The refer package's body rules (RFC 3515 §2.4.5, RFC 3420): message/sipfrag (415 with Accept
+// otherwise, 400 without a Content-Type or a body) holding a status line (400 otherwise). Changes
+// a 200 `verdict` into the refusal, or fills in its sipfrag fields.
+void check_sipfrag_body(const Message& notify, ReferNotifyVerdict& verdict);
+
 // Classifies `notify` (a parsed NOTIFY request in a dialog) against the ids of that dialog's live
-// REFER subscriptions (each the CSeq number of its REFER, RFC 3515 §2.4.6). A NOTIFY without an id
+// REFER subscriptions: classify_notify for "refer", then check_sipfrag_body (each the CSeq number of its REFER, RFC 3515 §2.4.6). A NOTIFY without an id
 // matches the single live one; with several live it is ambiguous (400). The Event is matched
 // case-insensitively, compact "o:" included. Never fails: every outcome is a verdict.
 [[nodiscard]] ReferNotifyVerdict classify_refer_notify(const Message& notify, std::span<const std::uint32_t> live_ids);

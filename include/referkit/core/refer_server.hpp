@@ -1,8 +1,9 @@
-// The transferee side of REFER (RFC 3515 §2.4) as a sans-I/O state machine, and the RFC 3891
-// Replaces decision. ReferServerContext is built from a received REFER, answers it (accept or
+// The transferee side of REFER (RFC 3515 §2.4) as a sans-I/O state machine (the RFC 3891 Replaces
+// decision is in replaces.hpp). ReferServerContext is built from a received REFER, answers it (accept or
 // reject), then produces the NOTIFYs of the implicit subscription (RFC 6665 §4.2 notifier): one at
-// a time, pulled with poll_notify(). It sends nothing itself: the glue (ReferAgent) sends the
-// answer and each NOTIFY, places the INVITE to the target and reports that INVITE's progress here.
+// a time, pulled with poll_notify(). It sends nothing itself: its owner (the Stack's transferee,
+// src/core/refer/transferee.cpp) sends the answer and each NOTIFY, places the INVITE to the target
+// and reports that INVITE's progress here.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -55,12 +56,12 @@ struct ReferRequestError {
 struct ReferServerAnswer {
     int status = 202;
     std::string reason = {};
-    ReferHeaderList headers = {};
+    HeaderList headers = {};
 };
 
 // One NOTIFY to send in the subscription's dialog.
 struct ReferServerNotify {
-    ReferHeaderList headers = {};  // Event, Subscription-State
+    HeaderList headers = {};  // Event, Subscription-State
     std::string content_type = "message/sipfrag";
     std::string body = {};          // "SIP/2.0 <status> <reason>\r\n"
     int sipfrag_status = 0;
@@ -137,7 +138,7 @@ public:
     [[nodiscard]] bool subscription() const noexcept { return !no_subscription_; }
     // Headers of the INVITE to the target: Referred-By (when present), then the embedded headers
     // the options' policy honours, in order.
-    [[nodiscard]] ReferHeaderList invite_headers() const;
+    [[nodiscard]] HeaderList invite_headers() const;
 
     // --- answering (precondition: state received; otherwise nothing happens and the returned
     // answer has status 0)
@@ -225,49 +226,5 @@ private:
     std::optional<Pending> in_flight_;
     std::deque<ReferServerEvent> events_;
 };
-
-// --- Replaces (RFC 3891 §3)
-
-enum class ReplacesDialogState : std::uint8_t {
-    early,       // a 1xx created it
-    confirmed,   // 2xx (+ACK)
-    terminated,  // ended (BYE sent or received) but still remembered
-};
-
-// One of our dialogs, as the decision needs it.
-struct ReplacesCandidate {
-    std::uint64_t key = 0;        // the caller's handle for it (a SessionId value ...)
-    std::string call_id = {};
-    std::string local_tag = {};
-    std::string remote_tag = {};
-    ReplacesDialogState state = ReplacesDialogState::confirmed;
-    bool we_are_uac = false;      // early dialogs: we sent the INVITE
-    bool invite_dialog = true;    // created by an INVITE
-};
-
-enum class ReplacesAction : std::uint8_t {
-    replace_confirmed,  // answer the new INVITE 2xx, then BYE the matched dialog
-    replace_early,      // answer the new INVITE 2xx, then CANCEL our INVITE of the matched dialog
-    reject,             // answer the new INVITE with status; the matched dialog is unchanged
-};
-
-struct ReplacesDecision {
-    ReplacesAction action = ReplacesAction::reject;
-    int status = 481;             // reject only: 400, 481, 486, 603
-    std::string_view reason = {}; // static text
-    std::uint64_t key = 0;        // the matched candidate (replace, and 486/603 rejects)
-};
-
-// Decides on a parsed Replaces value (§3): to-tag compared with our local tag, from-tag with our
-// remote tag, Call-ID exactly. Several matches or none: 481. Not an INVITE dialog: 481.
-// Terminated: 603. Confirmed with early-only: 486. Confirmed: replace_confirmed. Early and ours
-// (UAC): replace_early. Early and not ours: 481. Authorization (§3: Referred-By, digest identity)
-// is the caller's policy, applied before acting on a replace decision.
-[[nodiscard]] ReplacesDecision decide_replaces(const DialogRef& replaces, std::span<const ReplacesCandidate> dialogs);
-// The same from a whole request: nullopt when it has no Replaces header (an ordinary request).
-// 400 when the request is not an INVITE, has several Replaces, one that does not parse, or also
-// a Join header (contradictory semantics, §3 / RFC 3911).
-[[nodiscard]] std::optional<ReplacesDecision> decide_replaces(const Message& request,
-                                                              std::span<const ReplacesCandidate> dialogs);
 
 }  // namespace referkit

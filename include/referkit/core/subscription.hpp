@@ -44,7 +44,7 @@ enum class SubscriberEnd : std::uint8_t {
 
 struct SubscriberOptions {
     // Timer N: how long to wait for the first NOTIFY, counted from the request and restarted at its
-    // 2xx (SPEC-REFER: 32 s after the 2xx). RFC 6665 §4.1.2.4: 64*T1.
+    // 2xx (docs/transfer-rules.md R26: 32 s after the 2xx). RFC 6665 §4.1.2.4: 64*T1.
     Duration notify_wait = std::chrono::seconds(32);
     // Refresh this long before the expiry (half the interval when it is shorter than twice this).
     Duration refresh_margin = std::chrono::seconds(32);

@@ -107,6 +107,10 @@ enum class EventKind : std::uint8_t {
     terminated,
 };
 
+// Where the status of a final response a TU reports came from: received, or synthesised by the
+// layer (`timeout`: a 408 when Timer B/F fired; `transport_error`: a 503, RFC 3261 §8.1.3.1).
+enum class ResponseOrigin : std::uint8_t { wire, timeout, transport_error };
+
 struct TransactionEvent {
     EventKind kind = EventKind::terminated;
     TransactionId id;
@@ -120,16 +124,16 @@ struct TransactionEvent {
 // request, §8.2.6.2, writes Content-Length and routes the response per §18.2.2).
 struct ResponseSpec {
     int status = 200;                   // 100..699
-    std::string_view reason;            // "" = the RFC 3261 §21 phrase
+    std::string_view reason{};          // "" = the RFC 3261 §21 phrase
     // Added to To when the request's To has none (not on 100). "" on 101..699 = the tag this
     // transaction already used (a previous response, or the 200 to a CANCEL), else one made up from
     // the random source and kept for the transaction's later responses (§8.2.6.2).
-    std::string_view to_tag;
+    std::string_view to_tag{};
     // Extra headers, in order. Via, From, To, Call-ID, CSeq, Content-Length and Content-Type are
     // the layer's (or content_type's): naming one is invalid_response.
-    std::vector<std::pair<std::string_view, std::string_view>> headers;
-    std::string_view content_type;      // "" = no Content-Type
-    std::string_view body;
+    std::vector<std::pair<std::string_view, std::string_view>> headers{};
+    std::string_view content_type{};    // "" = no Content-Type
+    std::string_view body{};
 };
 
 // A local misuse of the layer (not a peer's error).

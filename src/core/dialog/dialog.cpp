@@ -146,16 +146,19 @@ std::string Dialog::to_value() const {
     return info_.remote_tag.empty() ? info_.remote_uri : info_.remote_uri + ";tag=" + info_.remote_tag;
 }
 
-MessageWriter Dialog::start_request(std::string_view method, std::uint32_t cseq) const {
-    const DialogRouting r = routing();
-    MessageWriter w = MessageWriter::request(method, r.request_uri);
-    for (const std::string& route : r.routes) w.header(HeaderId::route, route);
-    w.header(HeaderId::max_forwards, std::uint64_t{70});
-    w.header(HeaderId::from, from_value());
-    w.header(HeaderId::to, to_value());
-    w.header(HeaderId::call_id, info_.call_id);
-    w.header(HeaderId::cseq, std::to_string(cseq) + " " + std::string(method));
-    return w;
+OutgoingRequest Dialog::request(std::string_view method, std::uint32_t cseq) const {
+    DialogRouting r = routing();
+    return OutgoingRequest{.method = std::string(method),
+                           .request_uri = std::move(r.request_uri),
+                           .routes = std::move(r.routes),
+                           .max_forwards = 70,
+                           .from = from_value(),
+                           .to = to_value(),
+                           .call_id = info_.call_id,
+                           .cseq = cseq,
+                           .headers = {},
+                           .content_type = {},
+                           .body = {}};
 }
 
 }  // namespace referkit

@@ -1,5 +1,5 @@
 // The REFER client context state machine (RFC 3515 §2.4, RFC 4488, RFC 6665 §4.1).
-#include "referkit/core/refer.hpp"
+#include "referkit/core/refer_client_context.hpp"
 
 namespace referkit {
 
@@ -60,7 +60,7 @@ ReferResponse refer_response_from(const Message& response) {
     ReferResponse r;
     r.status = response.status();
     r.reason = std::string(response.reason());
-    r.source = ResponseSource::wire;
+    r.source = ResponseOrigin::wire;
     if (auto rs = response.refer_sub()) r.refer_sub_false = !rs->value;
     if (auto e = response.expires()) r.expires = *e;
     return r;
@@ -99,7 +99,7 @@ void ReferClientContext::on_response(Time now, const ReferResponse& response) {
         case ReferState::ended: return;
         case ReferState::requesting: break;
     }
-    if (response.status < 200) return;  // 1xx: only the receive_response hook sees it
+    if (response.status < 200) return;  // 1xx: only the TransferResponseEvent shows it
     final_status_ = response.status;
     if (response.status < 300) {
         raise(ReferEventKind::refer_request_accepted, response.status, response.reason);
@@ -123,9 +123,9 @@ void ReferClientContext::on_response(Time now, const ReferResponse& response) {
     }
     subscriber_.request_failed();
     switch (response.source) {
-        case ResponseSource::wire: end(ReferOutcome::rejected, ReferCause::refer_response); return;
-        case ResponseSource::timeout: end(ReferOutcome::failed, ReferCause::refer_timeout); return;
-        case ResponseSource::transport_error: end(ReferOutcome::failed, ReferCause::transport_error); return;
+        case ResponseOrigin::wire: end(ReferOutcome::rejected, ReferCause::refer_response); return;
+        case ResponseOrigin::timeout: end(ReferOutcome::failed, ReferCause::refer_timeout); return;
+        case ResponseOrigin::transport_error: end(ReferOutcome::failed, ReferCause::transport_error); return;
     }
 }
 
@@ -146,7 +146,7 @@ void ReferClientContext::on_notify(Time now, const ReferNotifyVerdict& verdict) 
     };
 
     if (verdict.status != 200) {
-        // SPEC "After the transfer": a refused NOTIFY (400/415) that says terminated ends the context
+        // docs/transfer-rules.md R31: a refused NOTIFY (400/415) that says terminated ends the context
         // at once, even before the REFER's 2xx (an outcome already known is kept).
         if (verdict.sub_state && verdict.sub_state->state == Substate::terminated) {
             subscriber_.end_locally();
@@ -156,7 +156,7 @@ void ReferClientContext::on_notify(Time now, const ReferNotifyVerdict& verdict) 
         return;
     }
     if (deferred_outcome_) {
-        // The outcome is known and waits for the REFER's final response; SPEC: every NOTIFY
+        // The outcome is known and waits for the REFER's final response; docs/transfer-rules.md R25: every NOTIFY
         // answered 200 still raises `notify`.
         raise(ReferEventKind::notify, verdict.sipfrag_status, verdict.sipfrag_reason);
         return;

@@ -32,28 +32,29 @@ ReferNotifyVerdict refuse(std::uint16_t status, std::string detail) {
 }
 }  // namespace
 
-ReferNotifyVerdict classify_refer_notify(const Message& notify, std::span<const std::uint32_t> live_ids) {
+ReferNotifyVerdict classify_notify(const Message& notify, std::string_view package,
+                                   std::span<const std::uint32_t> live_ids) {
     // RFC 6665 §8.2.1: Event identifies the package and, with its id, the subscription.
     auto event = notify.event();
     if (!event) {
         if (event.error().code == ErrorCode::header_absent) return refuse(400, "NOTIFY without Event");
         return refuse(400, "malformed Event: " + event.error().describe());
     }
-    if (!iequals(event->package, "refer")) return refuse(489, "event package is not refer");
+    if (!iequals(event->package, package)) return refuse(489, "event package is not " + std::string(package));
 
     std::optional<std::uint32_t> id;
     if (event->has_id) {
         auto n = parse_uint(event->id, 0x7fffffffu);
-        // An id that is not a CSeq number names no REFER subscription of ours.
+        // An id that is not a CSeq number names no subscription of ours.
         if (!n || std::find(live_ids.begin(), live_ids.end(), *n) == live_ids.end())
-            return refuse(481, "no refer subscription with id " + std::string(event->id));
+            return refuse(481, "no " + std::string(package) + " subscription with id " + std::string(event->id));
         id = *n;
     } else if (live_ids.size() == 1) {
         id = live_ids.front();  // RFC 3515 §2.4.6: the id may be omitted for the first REFER
     } else if (live_ids.empty()) {
-        return refuse(481, "no live refer subscription");
+        return refuse(481, "no live " + std::string(package) + " subscription");
     } else {
-        return refuse(400, "Event without id and several refer subscriptions live");
+        return refuse(400, "Event without id and several " + std::string(package) + " subscriptions live");
     }
 
     ReferNotifyVerdict v;
@@ -73,40 +74,49 @@ ReferNotifyVerdict classify_refer_notify(const Message& notify, std::span<const 
     owned.reason_text = std::string(ss->reason);
     owned.reason = parse_termination_reason(ss->reason);
     v.sub_state = std::move(owned);
+    v.status = 200;
+    return v;
+}
 
+void check_sipfrag_body(const Message& notify, ReferNotifyVerdict& v) {
     // RFC 3515 §2.4.5: the body is a message/sipfrag.
     if (notify.find(HeaderId::content_type) == nullptr) {
         v.status = 400;
         v.detail = notify.body().empty() ? "NOTIFY without a sipfrag body" : "body without Content-Type";
-        return v;
+        return;
     }
     auto ct = notify.content_type();
     if (!ct) {
         v.status = 400;
         v.detail = "malformed Content-Type";
-        return v;
+        return;
     }
     if (!ct->is("message", "sipfrag")) {
         v.status = 415;
         v.add_accept_sipfrag = true;  // RFC 3261 §21.4.13
         v.detail = "Content-Type is not message/sipfrag";
-        return v;
+        return;
     }
     auto frag = parse_sipfrag(notify.body(), notify.limits(), SipfragMode::tolerant);
     if (!frag) {
         v.status = 400;
         v.detail = "malformed sipfrag: " + frag.error().describe();
-        return v;
+        return;
     }
     if (!frag->is_response) {
         v.status = 400;
         v.detail = "sipfrag is not a status line";
-        return v;
+        return;
     }
     v.status = 200;
     v.sipfrag_status = frag->status;
     v.sipfrag_reason = std::string(frag->reason);
     v.kind = classify_sipfrag_status(frag->status);
+}
+
+ReferNotifyVerdict classify_refer_notify(const Message& notify, std::span<const std::uint32_t> live_ids) {
+    ReferNotifyVerdict v = classify_notify(notify, "refer", live_ids);
+    if (v.status == 200) check_sipfrag_body(notify, v);
     return v;
 }
 

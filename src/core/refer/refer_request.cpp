@@ -3,7 +3,6 @@
 
 #include "referkit/core/header_id.hpp"
 #include "referkit/core/headers.hpp"
-#include "referkit/core/user_agent_core.hpp"
 
 #include <vector>
 
@@ -29,21 +28,23 @@ bool same_header(std::string_view a, std::string_view b) noexcept {
 }
 }  // namespace
 
-std::expected<ReferHeaderList, ReferTargetError> refer_request_headers(std::string_view refer_to,
+std::expected<HeaderList, ReferTargetError> refer_request_headers(std::string_view refer_to,
                                                                         const ReferOptions& options,
                                                                         std::string_view our_aor,
                                                                         std::string_view allow) {
-    ReferHeaderList out;
+    HeaderList out;
     out.emplace_back("Refer-To", std::string(refer_to));
     std::string by = options.referred_by;
     if (by.empty()) by = "<" + std::string(our_aor) + ">";  // RFC 3892 §3: name-addr of the referrer
     out.emplace_back("Referred-By", std::move(by));
-    out.emplace_back("Allow", allow.empty() ? allow_value(UserAgentConfig{}.app_methods) : std::string(allow));
+    // The Allow of a stack with the default UserAgentConfig::app_methods.
+    constexpr std::string_view default_allow = "INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, INFO, REFER, NOTIFY, SUBSCRIBE";
+    out.emplace_back("Allow", allow.empty() ? std::string(default_allow) : std::string(allow));
     out.emplace_back("Supported", std::string(refer_supported));
     if (!options.refer_sub) out.emplace_back("Refer-Sub", "false");  // RFC 4488 §4
     if (options.target_dialog) out.emplace_back("Target-Dialog", target_dialog_value(*options.target_dialog));
 
-    // SPEC: each user header goes out exactly once, in order; the first of a name replaces the
+    // docs/transfer-rules.md R1, R15: each user header goes out exactly once, in order; the first of a name replaces the
     // default of that name. Headers a REFER carries once (RFC 3515 §2.1, RFC 3892, RFC 4488,
     // RFC 4538) cannot be given twice.
     const std::size_t defaults = out.size();

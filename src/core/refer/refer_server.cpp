@@ -1,5 +1,4 @@
-// The transferee side of REFER (RFC 3515 §2.4, RFC 4488, RFC 6665 §4.2) and the Replaces decision
-// (RFC 3891 §3).
+// The transferee side of REFER (RFC 3515 §2.4, RFC 4488, RFC 6665 §4.2).
 #include "referkit/core/refer_server.hpp"
 
 #include <algorithm>
@@ -105,8 +104,8 @@ std::expected<ReferServerContext, ReferRequestError> ReferServerContext::from_re
     return ctx;
 }
 
-ReferHeaderList ReferServerContext::invite_headers() const {
-    ReferHeaderList out;
+HeaderList ReferServerContext::invite_headers() const {
+    HeaderList out;
     if (!referred_by_.empty()) out.emplace_back("Referred-By", referred_by_);  // RFC 3892 §3 (referee copies it)
     for (const EmbeddedHeader& h : target_.headers) {
         bool take = false;
@@ -339,53 +338,6 @@ void ReferServerContext::end(ReferServerCause cause, int status) {
     queue_.clear();
     in_flight_.reset();
     events_.push_back(ReferServerEvent{.kind = ReferServerEventKind::ended, .status = status, .cause = cause});
-}
-
-// ----------------------------------------------------------------- Replaces
-
-ReplacesDecision decide_replaces(const DialogRef& replaces, std::span<const ReplacesCandidate> dialogs) {
-    const ReplacesCandidate* match = nullptr;
-    std::size_t matches = 0;
-    for (const ReplacesCandidate& d : dialogs) {
-        // §3: to-tag is compared with our local tag, from-tag with our remote tag; Call-ID exactly.
-        if (d.call_id == replaces.call_id && d.local_tag == replaces.to_tag && d.remote_tag == replaces.from_tag) {
-            match = &d;
-            ++matches;
-        }
-    }
-    auto reject = [](int status, std::string_view reason, std::uint64_t key) {
-        return ReplacesDecision{.action = ReplacesAction::reject, .status = status, .reason = reason, .key = key};
-    };
-    // §3: several matches are treated as none; no match, or a non-INVITE dialog: 481.
-    if (matches != 1 || match == nullptr) return reject(481, "Call/Transaction Does Not Exist", 0);
-    if (!match->invite_dialog) return reject(481, "Call/Transaction Does Not Exist", 0);
-    switch (match->state) {
-        case ReplacesDialogState::terminated: return reject(603, "Declined", match->key);  // §3: SHOULD 603
-        case ReplacesDialogState::confirmed:
-            if (replaces.early_only) return reject(486, "Busy Here", match->key);  // §3: early-only flag
-            return ReplacesDecision{.action = ReplacesAction::replace_confirmed, .status = 200, .reason = "OK",
-                                    .key = match->key};
-        case ReplacesDialogState::early:
-            if (match->we_are_uac)
-                return ReplacesDecision{.action = ReplacesAction::replace_early, .status = 200, .reason = "OK",
-                                        .key = match->key};
-            return reject(481, "Call/Transaction Does Not Exist", 0);  // §3: an early dialog we did not initiate
-    }
-    return reject(481, "Call/Transaction Does Not Exist", 0);
-}
-
-std::optional<ReplacesDecision> decide_replaces(const Message& request, std::span<const ReplacesCandidate> dialogs) {
-    if (request.count(HeaderId::replaces) == 0) return std::nullopt;
-    auto bad_request = ReplacesDecision{.action = ReplacesAction::reject, .status = 400, .reason = "Bad Request",
-                                        .key = 0};
-    // §3: Replaces in a request other than INVITE, or more than one: 400.
-    if (!request.is_request() || request.method() != Method::invite || request.count(HeaderId::replaces) != 1)
-        return bad_request;
-    // §3: a header with contradictory semantics (Join, RFC 3911 §4) alongside: 400.
-    if (request.find("Join") != nullptr) return bad_request;
-    auto r = request.replaces();
-    if (!r || r->call_id.empty()) return bad_request;
-    return decide_replaces(*r, dialogs);
 }
 
 }  // namespace referkit

@@ -90,7 +90,7 @@ void Subscriber::request_accepted(Time now, std::optional<std::uint32_t> expires
         case SubscriberState::idle:
         case SubscriberState::terminated: return;
         case SubscriberState::notify_wait:
-            timer_n_ = now + options_.notify_wait;  // SPEC-REFER: the NOTIFY wait counts from the 2xx
+            timer_n_ = now + options_.notify_wait;  // docs/transfer-rules.md R26: the NOTIFY wait counts from the 2xx
             if (expires) set_expiry(now, *expires);
             return;
         case SubscriberState::pending:

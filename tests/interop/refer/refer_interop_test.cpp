@@ -62,7 +62,7 @@ void append_masked(std::string& out, std::string_view bytes) {
     }
 }
 
-// One referkit UserAgent on 127.0.0.1 (ephemeral port) over `t`, recording its UaEvents, the
+// One referkit UserAgent on 127.0.0.1 (ephemeral port) over `t`, recording its session events, the
 // events of the transfers given recorder(), and a SIP trace for failure messages.
 struct Rig {
     // `shared`: run on that io_context (several user agents driven together); else on its own.
@@ -85,9 +85,11 @@ struct Rig {
                  };
                  return o;
              }(),
-             [this](UserAgent& agent, const UaEvent& e) {
-                 ua_events.push_back(e);
-                 if (on_event) on_event(agent, e);
+             [this](UserAgent& agent, const StackEvent& ev) {
+                 const auto* e = std::get_if<SessionEvent>(&ev);
+                 if (e == nullptr) return;
+                 ua_events.push_back(*e);
+                 if (on_event) on_event(agent, *e);
              }) {
         auto s = ua.start();
         if (!s) ADD_FAILURE() << "start: " << s.error();
@@ -115,12 +117,12 @@ struct Rig {
             events.push_back(n);
         };
     }
-    const UaEvent* find(UaEventKind kind) const {
+    const SessionEvent* find(SessionEventKind kind) const {
         for (const auto& e : ua_events)
             if (e.kind == kind) return &e;
         return nullptr;
     }
-    bool has(UaEventKind kind) const { return find(kind) != nullptr; }
+    bool has(SessionEventKind kind) const { return find(kind) != nullptr; }
     std::string timeline() const {
         std::string s;
         for (const auto& e : ua_events) {
@@ -135,8 +137,8 @@ struct Rig {
     boost::asio::io_context own_io;
     boost::asio::io_context& io;
     std::vector<std::string> events;
-    std::vector<UaEvent> ua_events;
-    std::function<void(UserAgent&, const UaEvent&)> on_event;
+    std::vector<SessionEvent> ua_events;
+    std::function<void(UserAgent&, const SessionEvent&)> on_event;
     std::string trace;
     UserAgent ua;
 };
@@ -155,7 +157,7 @@ protected:
             ADD_FAILURE() << sipp.error();
             return std::nullopt;
         }
-        TransferOptions o{.refer_sub = refer_sub};
+        TransferOptions o{.refer = {.refer_sub = refer_sub}};
         o.handlers.on_any = r.recorder();
         out.emplace(r.ua, OutOfDialog{.recipient = sipp->uri("bob")}, std::string("sip:carol@127.0.0.1"), std::move(o));
         auto sent = out->refer();
@@ -269,21 +271,21 @@ TEST_P(ReferSipp, InDialogThenBye) {
     ASSERT_TRUE(sipp) << sipp.error();
     auto call = r.ua.invite(InviteOptions{.target = sipp->uri("bob")});
     ASSERT_TRUE(call) << to_string(call.error());
-    ASSERT_TRUE(r.run_until([&] { return r.has(UaEventKind::session_confirmed) || r.has(UaEventKind::session_ended); }, 10s))
+    ASSERT_TRUE(r.run_until([&] { return r.has(SessionEventKind::session_confirmed) || r.has(SessionEventKind::session_ended); }, 10s))
         << r.timeline() << sipp->output();
-    ASSERT_TRUE(r.has(UaEventKind::session_confirmed)) << r.timeline() << sipp->output();
+    ASSERT_TRUE(r.has(SessionEventKind::session_confirmed)) << r.timeline() << sipp->output();
     TransferOptions o;
     o.handlers.on_any = r.recorder();
     auto tr = call->refer(std::string("sip:carol@127.0.0.1"), std::move(o));
     ASSERT_TRUE(tr) << tr.error().detail;
-    EXPECT_TRUE(r.run_until([&] { return tr->ended() && r.has(UaEventKind::session_ended); }, 20s))
+    EXPECT_TRUE(r.run_until([&] { return tr->ended() && r.has(SessionEventKind::session_ended); }, 20s))
         << r.names() << "\n" << r.timeline() << "\n" << r.trace;
     EXPECT_EQ(r.names(), "referRequestAccepted(202) referProgress(100) notify(100) referAccepted(200) notify(200) ended(200) ")
         << r.trace;
     EXPECT_EQ(tr->outcome(), ReferOutcome::accepted);
     EXPECT_EQ(tr->cause(), ReferCause::final_notify);
     EXPECT_EQ(tr->session(), call->id());
-    const UaEvent* ended = r.find(UaEventKind::session_ended);
+    const SessionEvent* ended = r.find(SessionEventKind::session_ended);
     ASSERT_NE(ended, nullptr) << r.timeline();
     EXPECT_EQ(ended->cause, EndCause::bye_local) << r.timeline();
     EXPECT_EQ(ended->status, 200) << r.timeline();
@@ -333,16 +335,16 @@ TEST_P(ReferBaresip, TransfersToSippTarget) {
     Rig r(t);
     auto call = r.ua.invite(InviteOptions{.target = bob->uri()});
     ASSERT_TRUE(call) << to_string(call.error());
-    ASSERT_TRUE(r.run_until([&] { return r.has(UaEventKind::session_confirmed) || r.has(UaEventKind::session_ended); }, 10s))
+    ASSERT_TRUE(r.run_until([&] { return r.has(SessionEventKind::session_confirmed) || r.has(SessionEventKind::session_ended); }, 10s))
         << r.timeline() << bob->output();
-    ASSERT_TRUE(r.has(UaEventKind::session_confirmed)) << r.timeline() << bob->output();
+    ASSERT_TRUE(r.has(SessionEventKind::session_confirmed)) << r.timeline() << bob->output();
     ASSERT_TRUE(r.run_until([&] { return bob->count_in_output(interop::kEstablishedLine) >= 1; }, 10s)) << bob->output();
 
     TransferOptions o;
     o.handlers.on_any = r.recorder();
     auto tr = call->refer(carol->uri("carol"), std::move(o));
     ASSERT_TRUE(tr) << tr.error().detail;
-    EXPECT_TRUE(r.run_until([&] { return tr->ended() && r.has(UaEventKind::session_ended); }, 30s))
+    EXPECT_TRUE(r.run_until([&] { return tr->ended() && r.has(SessionEventKind::session_ended); }, 30s))
         << r.names() << "\n" << r.timeline() << "\n" << r.trace << bob->output();
     EXPECT_EQ(tr->outcome(), ReferOutcome::accepted) << r.names() << r.trace;
     EXPECT_EQ(tr->cause(), ReferCause::final_notify) << r.names();
@@ -351,7 +353,7 @@ TEST_P(ReferBaresip, TransfersToSippTarget) {
     EXPECT_EQ(r.names().rfind("referRequestAccepted(202) referProgress(100) notify(100) ", 0), 0u) << r.names();
     EXPECT_EQ(without_progress(r.events), "referRequestAccepted(202) referAccepted(200) notify(200) ended(200) ")
         << r.names() << r.trace;
-    const UaEvent* ended = r.find(UaEventKind::session_ended);
+    const SessionEvent* ended = r.find(SessionEventKind::session_ended);
     ASSERT_NE(ended, nullptr) << r.timeline();
     EXPECT_EQ(ended->cause, EndCause::bye_local) << r.timeline();
     EXPECT_EQ(ended->status, 200) << r.timeline();
@@ -453,15 +455,15 @@ void ReferSipJs::transfer(SipJsFlow flow) {
     Rig alice(Transport::ws, "alice", &io);
     Rig carol(Transport::ws, "carol", &io);
     SessionId carol_call{};
-    carol.on_event = [&carol_call, rings](UserAgent& ua, const UaEvent& e) {
-        if (e.kind != UaEventKind::incoming_call) return;
+    carol.on_event = [&carol_call, rings](UserAgent& ua, const SessionEvent& e) {
+        if (e.kind != SessionEventKind::incoming_call) return;
         carol_call = e.session;
         auto a = ua.session(e.session).answer(AnswerOptions{.status = rings ? 180 : 200});
         if (!a) ADD_FAILURE() << "carol answer: " << to_string(a.error());
     };
     if (!we_call) {
-        alice.on_event = [](UserAgent& ua, const UaEvent& e) {
-            if (e.kind != UaEventKind::incoming_call) return;
+        alice.on_event = [](UserAgent& ua, const SessionEvent& e) {
+            if (e.kind != SessionEventKind::incoming_call) return;
             auto a = ua.session(e.session).answer();
             if (!a) ADD_FAILURE() << "alice answer: " << to_string(a.error());
         };
@@ -501,10 +503,10 @@ void ReferSipJs::transfer(SipJsFlow flow) {
         ASSERT_TRUE(placed) << to_string(placed.error());
         call = *placed;
     }
-    ASSERT_TRUE(alice.run_until([&] { return alice.has(UaEventKind::session_confirmed) || alice.has(UaEventKind::session_ended); }, 10s))
+    ASSERT_TRUE(alice.run_until([&] { return alice.has(SessionEventKind::session_confirmed) || alice.has(SessionEventKind::session_ended); }, 10s))
         << dump();
-    ASSERT_TRUE(alice.has(UaEventKind::session_confirmed)) << dump();
-    if (!we_call) call = alice.ua.session(alice.find(UaEventKind::session_confirmed)->session);
+    ASSERT_TRUE(alice.has(SessionEventKind::session_confirmed)) << dump();
+    if (!we_call) call = alice.ua.session(alice.find(SessionEventKind::session_confirmed)->session);
 
     TransferOptions o;
     o.handlers.on_any = alice.recorder();
@@ -526,18 +528,18 @@ void ReferSipJs::transfer(SipJsFlow flow) {
         ASSERT_TRUE(carol_call);
         ASSERT_TRUE(carol.ua.session(carol_call).answer());
         const auto second = [&] { return alice.trace.find("SIP/2.0 200 OK", alice.trace.find("NOTIFY sip:alice@") + 20); };
-        EXPECT_TRUE(alice.run_until([&] { return carol.has(UaEventKind::session_confirmed) && second() != std::string::npos; }, 10s))
+        EXPECT_TRUE(alice.run_until([&] { return carol.has(SessionEventKind::session_confirmed) && second() != std::string::npos; }, 10s))
             << dump();
         const std::string notify200 = trace_message(alice.trace, "NOTIFY sip:alice@", alice.trace.find("NOTIFY sip:alice@") + 1);
         RecordProperty("sipjs_notify_200", notify200);
         EXPECT_NE(notify200.find("SIP/2.0 200 OK"), std::string::npos) << dump();
         EXPECT_NE(alice.trace.find("SIP/2.0 481"), std::string::npos) << dump();
         // The transfer did not succeed as far as alice knows: she keeps the call; hang up now.
-        EXPECT_FALSE(alice.has(UaEventKind::session_ended)) << dump();
+        EXPECT_FALSE(alice.has(SessionEventKind::session_ended)) << dump();
         ASSERT_TRUE(call.bye());
     }
     const bool done = alice.run_until(
-        [&] { return tr->ended() && alice.has(UaEventKind::session_ended) && carol.has(UaEventKind::session_ended); }, 20s);
+        [&] { return tr->ended() && alice.has(SessionEventKind::session_ended) && carol.has(SessionEventKind::session_ended); }, 20s);
     if (!rings) RecordProperty("transfer_events", alice.names());
     EXPECT_TRUE(done) << dump();
     if (!rings) {
@@ -551,11 +553,11 @@ void ReferSipJs::transfer(SipJsFlow flow) {
         EXPECT_NE(notify.find("Event: refer"), std::string::npos) << notify;
         EXPECT_NE(notify.find("SIP/2.0 200 OK"), std::string::npos) << notify;
     }
-    EXPECT_TRUE(carol.has(UaEventKind::session_confirmed)) << carol.timeline();
-    const UaEvent* alice_end = alice.find(UaEventKind::session_ended);
+    EXPECT_TRUE(carol.has(SessionEventKind::session_confirmed)) << carol.timeline();
+    const SessionEvent* alice_end = alice.find(SessionEventKind::session_ended);
     ASSERT_NE(alice_end, nullptr) << alice.timeline();
     EXPECT_EQ(alice_end->cause, EndCause::bye_local) << alice.timeline();
-    const UaEvent* carol_end = carol.find(UaEventKind::session_ended);
+    const SessionEvent* carol_end = carol.find(SessionEventKind::session_ended);
     ASSERT_NE(carol_end, nullptr) << carol.timeline();
     EXPECT_EQ(carol_end->cause, EndCause::bye_remote) << carol.timeline();
     std::optional<int> code;

@@ -28,16 +28,18 @@ using interop::SippPeer;
 
 const std::string scenario_dir = REFERKIT_SIPP_SCENARIO_DIR;
 
-// One referkit user agent on 127.0.0.1 (ephemeral port) recording every event it raises.
+// One referkit user agent on 127.0.0.1 (ephemeral port) recording every session event it raises.
 class Agent {
 public:
-    using Reaction = std::function<void(UserAgent&, const UaEvent&)>;
+    using Reaction = std::function<void(UserAgent&, const SessionEvent&)>;
 
     Agent(Transport transport, std::string password = "secret", Reaction react = {})
         : react_(std::move(react)),
-          ua_(io_, options(transport, std::move(password)), [this](UserAgent& ua, const UaEvent& e) {
-              events_.push_back(e);
-              if (react_) react_(ua, e);
+          ua_(io_, options(transport, std::move(password)), [this](UserAgent& ua, const StackEvent& ev) {
+              const auto* e = std::get_if<SessionEvent>(&ev);
+              if (e == nullptr) return;
+              events_.push_back(*e);
+              if (react_) react_(ua, *e);
           }) {
         auto started = ua_.start();
         if (!started) ADD_FAILURE() << "start: " << started.error();
@@ -61,16 +63,17 @@ public:
         return code;
     }
 
-    const UaEvent* find(UaEventKind kind) const {
+    const SessionEvent* find(SessionEventKind kind) const {
         for (const auto& e : events_)
             if (e.kind == kind) return &e;
         return nullptr;
     }
-    std::size_t count(UaEventKind kind) const {
-        return static_cast<std::size_t>(std::count_if(events_.begin(), events_.end(), [&](const UaEvent& e) { return e.kind == kind; }));
+    std::size_t count(SessionEventKind kind) const {
+        return static_cast<std::size_t>(
+            std::count_if(events_.begin(), events_.end(), [&](const SessionEvent& e) { return e.kind == kind; }));
     }
-    const std::vector<UaEvent>& events() const { return events_; }
-    bool has(UaEventKind kind) const { return find(kind) != nullptr; }
+    const std::vector<SessionEvent>& events() const { return events_; }
+    bool has(SessionEventKind kind) const { return find(kind) != nullptr; }
     std::string timeline() const {
         std::string s;
         for (const auto& e : events_) {
@@ -83,9 +86,9 @@ public:
 
     SessionId invite(const std::string& target) {
         SessionId id;
-        ua_.post([&](UserAgentCore& core, Time now) {
-            auto r = core.invite(InviteOptions{.target = target}, now);
-            if (r) id = *r;
+        ua_.post([&](UserAgent& ua) {
+            auto r = ua.invite(InviteOptions{.target = target});
+            if (r) id = r->id();
             else ADD_FAILURE() << "invite: " << to_string(r.error());
         });
         run_until([&] { return bool(id); }, 2s);
@@ -93,8 +96,8 @@ public:
     }
     void bye(SessionId id) {
         bool done = false;
-        ua_.post([&](UserAgentCore& core, Time now) {
-            auto r = core.bye(id, now);
+        ua_.post([&](UserAgent& ua) {
+            auto r = ua.session(id).bye();
             if (!r) ADD_FAILURE() << "bye: " << to_string(r.error());
             done = true;
         });
@@ -117,7 +120,7 @@ private:
 
     boost::asio::io_context io_;
     Reaction react_;
-    std::vector<UaEvent> events_;
+    std::vector<SessionEvent> events_;
     UserAgent ua_;
 };
 
@@ -150,12 +153,12 @@ std::string name(const ::testing::TestParamInfo<Transport>& info) {
 void call_answered_then_bye(Agent& a, SippPeer& sipp) {
     const SessionId s = a.invite(sipp.uri("bob"));
     ASSERT_TRUE(s);
-    ASSERT_TRUE(a.run_until([&] { return a.has(UaEventKind::session_answered) || a.has(UaEventKind::session_ended); }, 10s))
+    ASSERT_TRUE(a.run_until([&] { return a.has(SessionEventKind::session_answered) || a.has(SessionEventKind::session_ended); }, 10s))
         << a.timeline();
-    ASSERT_TRUE(a.has(UaEventKind::session_answered)) << a.timeline() << sipp.output();
+    ASSERT_TRUE(a.has(SessionEventKind::session_answered)) << a.timeline() << sipp.output();
     a.bye(s);
-    ASSERT_TRUE(a.run_until([&] { return a.has(UaEventKind::session_ended); }, 10s)) << a.timeline();
-    EXPECT_EQ(a.find(UaEventKind::session_ended)->cause, EndCause::bye_local) << a.timeline();
+    ASSERT_TRUE(a.run_until([&] { return a.has(SessionEventKind::session_ended); }, 10s)) << a.timeline();
+    EXPECT_EQ(a.find(SessionEventKind::session_ended)->cause, EndCause::bye_local) << a.timeline();
     EXPECT_EQ(a.run_until_exit(sipp, 10s), 0) << sipp.output();
 }
 
@@ -166,7 +169,7 @@ TEST_P(UaSipp, OutgoingCallEndedByUs) {
     auto sipp = sipp_server("uas_answer.xml", t);
     ASSERT_TRUE(sipp) << sipp.error();
     call_answered_then_bye(a, *sipp);
-    EXPECT_TRUE(a.has(UaEventKind::session_progress)) << a.timeline();  // SIPp's 180
+    EXPECT_TRUE(a.has(SessionEventKind::session_progress)) << a.timeline();  // SIPp's 180
 }
 
 // SIPp answers, then hangs up; we answer its BYE.
@@ -176,26 +179,26 @@ TEST_P(UaSipp, OutgoingCallEndedByPeer) {
     auto sipp = sipp_server("uas_answer_then_bye.xml", t);
     ASSERT_TRUE(sipp) << sipp.error();
     ASSERT_TRUE(a.invite(sipp->uri("bob")));
-    ASSERT_TRUE(a.run_until([&] { return a.has(UaEventKind::session_ended); }, 10s)) << a.timeline();
-    EXPECT_EQ(a.find(UaEventKind::session_ended)->cause, EndCause::bye_remote);
+    ASSERT_TRUE(a.run_until([&] { return a.has(SessionEventKind::session_ended); }, 10s)) << a.timeline();
+    EXPECT_EQ(a.find(SessionEventKind::session_ended)->cause, EndCause::bye_remote);
     EXPECT_EQ(a.run_until_exit(*sipp, 10s), 0) << sipp->output();
 }
 
 // SIPp calls us; we answer 200 with an SDP answer; SIPp hangs up.
 TEST_P(UaSipp, IncomingCall) {
     const Transport t = GetParam();
-    Agent a(t, "secret", [](UserAgent& ua, const UaEvent& e) {
-        if (e.kind == UaEventKind::incoming_call) {
-            auto r = ua.core().answer(e.session, AnswerOptions{.status = 200}, ua.now());
+    Agent a(t, "secret", [](UserAgent& ua, const SessionEvent& e) {
+        if (e.kind == SessionEventKind::incoming_call) {
+            auto r = ua.session(e.session).answer(AnswerOptions{.status = 200});
             if (!r) ADD_FAILURE() << "answer: " << to_string(r.error());
         }
     });
     auto sipp = sipp_client("uac_call.xml", t, a.port());
     ASSERT_TRUE(sipp) << sipp.error();
-    ASSERT_TRUE(a.run_until([&] { return a.has(UaEventKind::session_ended); }, 10s)) << a.timeline();
-    EXPECT_TRUE(a.has(UaEventKind::incoming_call));
-    EXPECT_TRUE(a.has(UaEventKind::session_confirmed)) << a.timeline();
-    EXPECT_EQ(a.find(UaEventKind::session_ended)->cause, EndCause::bye_remote);
+    ASSERT_TRUE(a.run_until([&] { return a.has(SessionEventKind::session_ended); }, 10s)) << a.timeline();
+    EXPECT_TRUE(a.has(SessionEventKind::incoming_call));
+    EXPECT_TRUE(a.has(SessionEventKind::session_confirmed)) << a.timeline();
+    EXPECT_EQ(a.find(SessionEventKind::session_ended)->cause, EndCause::bye_remote);
     EXPECT_EQ(a.run_until_exit(*sipp, 10s), 0) << sipp->output();
 }
 
@@ -224,9 +227,9 @@ TEST_P(UaSipp, Challenge401WrongPasswordOneRetry) {
     auto sipp = sipp_server("uas_auth_401.xml", t, {"-set", "auth_user", "alice", "-set", "auth_pass", "secret"});
     ASSERT_TRUE(sipp) << sipp.error();
     ASSERT_TRUE(a.invite(sipp->uri("bob")));
-    ASSERT_TRUE(a.run_until([&] { return a.has(UaEventKind::session_ended); }, 10s)) << a.timeline();
-    EXPECT_EQ(a.find(UaEventKind::session_ended)->status, 403) << a.timeline();
-    EXPECT_FALSE(a.has(UaEventKind::session_answered));
+    ASSERT_TRUE(a.run_until([&] { return a.has(SessionEventKind::session_ended); }, 10s)) << a.timeline();
+    EXPECT_EQ(a.find(SessionEventKind::session_ended)->status, 403) << a.timeline();
+    EXPECT_FALSE(a.has(SessionEventKind::session_answered));
     auto code = a.run_until_exit(*sipp, 10s);
     ASSERT_TRUE(code.has_value());
     EXPECT_NE(*code, 0) << "SIPp must count the call as failed";
@@ -250,14 +253,14 @@ TEST_P(UaSipp, HoldReinviteFromPeerAnswered) {
     const SessionId s = a.invite(sipp->uri("bob"));
     auto held = [&] {
         for (const auto& e : a.events())
-            if (e.kind == UaEventKind::offer_received && e.direction == MediaDirection::sendonly) return true;
+            if (e.kind == SessionEventKind::offer_received && e.direction == MediaDirection::sendonly) return true;
         return false;
     };
     ASSERT_TRUE(a.run_until(held, 10s)) << a.timeline();
     // SIPp ACKs our 200 before it expects the BYE: wait for the re-INVITE's ACK.
-    ASSERT_TRUE(a.run_until([&] { return a.count(UaEventKind::session_confirmed) >= 2; }, 5s)) << a.timeline();
+    ASSERT_TRUE(a.run_until([&] { return a.count(SessionEventKind::session_confirmed) >= 2; }, 5s)) << a.timeline();
     a.bye(s);
-    ASSERT_TRUE(a.run_until([&] { return a.has(UaEventKind::session_ended); }, 10s)) << a.timeline();
+    ASSERT_TRUE(a.run_until([&] { return a.has(SessionEventKind::session_ended); }, 10s)) << a.timeline();
     EXPECT_EQ(a.run_until_exit(*sipp, 10s), 0) << sipp->output();
 }
 
@@ -284,14 +287,14 @@ TEST_P(UaBaresip, WeCallAndHangUp) {
     if (t == Transport::tcp && target.find(";transport=") == std::string::npos) target += ";transport=tcp";
     const SessionId s = a.invite(target);
     ASSERT_TRUE(s);
-    ASSERT_TRUE(a.run_until([&] { return a.has(UaEventKind::session_answered) || a.has(UaEventKind::session_ended); }, 10s))
+    ASSERT_TRUE(a.run_until([&] { return a.has(SessionEventKind::session_answered) || a.has(SessionEventKind::session_ended); }, 10s))
         << a.timeline() << bob->output();
-    ASSERT_TRUE(a.has(UaEventKind::session_answered)) << a.timeline() << bob->output();
+    ASSERT_TRUE(a.has(SessionEventKind::session_answered)) << a.timeline() << bob->output();
     ASSERT_TRUE(a.run_until([&] { return bob->count_in_output("Call established: ") >= 1; }, 10s)) << bob->output();
     a.bye(s);
-    ASSERT_TRUE(a.run_until([&] { return a.has(UaEventKind::session_ended); }, 10s)) << a.timeline();
-    EXPECT_EQ(a.find(UaEventKind::session_ended)->cause, EndCause::bye_local);
-    EXPECT_EQ(a.find(UaEventKind::session_ended)->status, 200) << a.timeline();
+    ASSERT_TRUE(a.run_until([&] { return a.has(SessionEventKind::session_ended); }, 10s)) << a.timeline();
+    EXPECT_EQ(a.find(SessionEventKind::session_ended)->cause, EndCause::bye_local);
+    EXPECT_EQ(a.find(SessionEventKind::session_ended)->status, 200) << a.timeline();
     EXPECT_TRUE(a.run_until([&] { return bob->count_in_output(": session closed") >= 1; }, 10s)) << bob->output();
 }
 
@@ -300,20 +303,20 @@ TEST_P(UaBaresip, BaresipCallsAndHangsUp) {
     const Transport t = GetParam();
     auto bob = start_baresip();
     ASSERT_TRUE(bob) << bob.error();
-    Agent a(t, "secret", [](UserAgent& ua, const UaEvent& e) {
-        if (e.kind == UaEventKind::incoming_call) {
-            auto r = ua.core().answer(e.session, AnswerOptions{.status = 200}, ua.now());
+    Agent a(t, "secret", [](UserAgent& ua, const SessionEvent& e) {
+        if (e.kind == SessionEventKind::incoming_call) {
+            auto r = ua.session(e.session).answer(AnswerOptions{.status = 200});
             if (!r) ADD_FAILURE() << "answer: " << to_string(r.error());
         }
     });
     ASSERT_TRUE(bob->dial("sip:alice@127.0.0.1:" + std::to_string(a.port()))) << bob->output();
-    ASSERT_TRUE(a.run_until([&] { return a.has(UaEventKind::session_confirmed) || a.has(UaEventKind::session_ended); }, 10s))
+    ASSERT_TRUE(a.run_until([&] { return a.has(SessionEventKind::session_confirmed) || a.has(SessionEventKind::session_ended); }, 10s))
         << a.timeline() << bob->output();
-    ASSERT_TRUE(a.has(UaEventKind::session_confirmed)) << a.timeline() << bob->output();
+    ASSERT_TRUE(a.has(SessionEventKind::session_confirmed)) << a.timeline() << bob->output();
     ASSERT_TRUE(a.run_until([&] { return bob->count_in_output("Call established: ") >= 1; }, 10s)) << bob->output();
     ASSERT_TRUE(bob->hangup()) << bob->output();
-    ASSERT_TRUE(a.run_until([&] { return a.has(UaEventKind::session_ended); }, 10s)) << a.timeline() << bob->output();
-    EXPECT_EQ(a.find(UaEventKind::session_ended)->cause, EndCause::bye_remote);
+    ASSERT_TRUE(a.run_until([&] { return a.has(SessionEventKind::session_ended); }, 10s)) << a.timeline() << bob->output();
+    EXPECT_EQ(a.find(SessionEventKind::session_ended)->cause, EndCause::bye_remote);
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, UaBaresip, ::testing::Values(Transport::udp, Transport::tcp), name);

@@ -1,8 +1,9 @@
-// The REFER client context (the seed's SIP.js ReferClientContext, with SPEC-REFER's behaviour) as a
-// sans-I/O state machine. It is told what happened (REFER sent, responses, classified NOTIFYs,
-// timers, dialog gone, shut down) and produces events to pull: the six seed events and one final
-// `ended` event with the outcome. It sends nothing itself: the glue that owns it builds and sends the
-// REFER, answers NOTIFYs (classify_refer_notify) *before* feeding them here, and acts on `ended`.
+// The REFER client context (SIP.js's ReferClientContext, docs/sipjs-mapping.md) as a sans-I/O state
+// machine. It is told what happened (REFER sent, responses, classified NOTIFYs, timers, dialog
+// gone, shut down) and produces events to pull: the six events SIP.js names and one final `ended`
+// event with the outcome. It sends nothing itself: its owner (the Stack's transferor,
+// src/core/refer/transferor.cpp) builds and sends the REFER, answers each NOTIFY *before* feeding
+// it here, and acts on `ended`.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -18,6 +19,7 @@
 #include "referkit/core/refer_to.hpp"
 #include "referkit/core/subscription.hpp"
 #include "referkit/core/time.hpp"
+#include "referkit/core/transaction_layer.hpp"
 
 namespace referkit {
 
@@ -28,14 +30,11 @@ struct TargetDialog {
     std::string remote_tag;
 };
 
-// Options of one REFER (constructor options and refer() options merged by the glue; a header given
-// in extra_headers replaces the default of the same name, each appears exactly once).
+// Options of one REFER (a header given in extra_headers replaces the default of the same name; each
+// appears exactly once). Every response to the REFER reaches the application as a
+// TransferResponseEvent (stack_events.hpp), not through an option.
 struct ReferOptions {
     std::vector<std::string> extra_headers = {};  // whole header lines, "Name: value"
-    // Called by the glue with every response to the REFER (1xx, 2xx, 3xx-6xx, synthesised 408/503,
-    // and a 401/407 the UA answered by retrying with credentials), before the context's events are
-    // raised. The core context never calls it.
-    std::function<void(const Message&)> receive_response = {};
     bool active_after_transfer = false;            // keep the call after referAccepted
     std::string referred_by = {};                  // Referred-By value (RFC 3892); "" = our AOR
     bool refer_sub = true;                         // false: Refer-Sub: false + Supported: norefersub (RFC 4488)
@@ -45,7 +44,7 @@ struct ReferOptions {
     DisplayNamePolicy display_name = DisplayNamePolicy::escape;
 };
 
-// Events, in the order they happened. The first six are the seed's; `ended` comes exactly once, last.
+// Events, in the order they happened. The first six are SIP.js's; `ended` comes exactly once, last.
 enum class ReferEventKind : std::uint8_t {
     refer_request_accepted,  // 2xx to the REFER (once, however often retransmitted)
     refer_request_rejected,  // 3xx-6xx to the REFER, or a synthesised 408 (timeout) / 503 (transport)
@@ -55,7 +54,7 @@ enum class ReferEventKind : std::uint8_t {
     notify,                  // every NOTIFY answered 200, after the specific event
     ended,                   // terminal: outcome() and cause() are final
 };
-// The seed's event names ("referRequestAccepted" ...); "ended" for the terminal event.
+// SIP.js's event names ("referRequestAccepted" ...); "ended" for the terminal event.
 [[nodiscard]] std::string_view seed_name(ReferEventKind kind) noexcept;
 
 enum class ReferOutcome : std::uint8_t {
@@ -95,18 +94,11 @@ struct ReferEvent {
     bool hang_up = false;        // ended only: accepted and !active_after_transfer (BYE after the 200 to the NOTIFY)
 };
 
-// Where a response came from.
-enum class ResponseSource : std::uint8_t {
-    wire,             // received
-    timeout,          // synthesised 408 (RFC 3261 §8.1.3.1 / Timer F)
-    transport_error,  // synthesised 503 (RFC 3261 §8.1.3.1)
-};
-
 // The parts of a response the context needs.
 struct ReferResponse {
     int status = 0;
     std::string reason = {};
-    ResponseSource source = ResponseSource::wire;
+    ResponseOrigin source = ResponseOrigin::wire;
     bool refer_sub_false = false;                // the response carries Refer-Sub: false
     std::optional<std::uint32_t> expires = {};   // its Expires, if any
 };

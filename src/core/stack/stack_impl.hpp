@@ -1,0 +1,112 @@
+// Private state of Stack (include/referkit/core/stack.hpp): the transaction layer, the one timer
+// queue of the usages, the event queues, and the components that each own one set of rules:
+//   Sender       building and sending what we originate, digest retries  (src/core/ua/sender.cpp)
+//   DialogSet    dialogs and their usages, RFC 5057                    (src/core/dialog/dialog_set.cpp)
+//   Requests     requests with no usage, the application's requests    (src/core/ua/requests.cpp)
+//   Sessions     INVITE sessions                                        (src/core/session/)
+//   EventRouter  SUBSCRIBE/NOTIFY rules, event packages                 (src/core/subscription/event_router.cpp)
+//   Transferor   REFERs we send: the refer package's subscriber        (src/core/refer/transferor.cpp)
+//   Transferee   REFERs we take: the refer package's notifier          (src/core/refer/transferee.cpp)
+//   Replacer     INVITEs with Replaces                                  (src/core/refer/replacer.cpp)
+// stack_dispatch.cpp routes what the transaction layer reports to them; what one component does
+// that concerns another (a session ended, a dialog went, a response or a request for a transfer)
+// is queued as a Notice and routed by settle() in order, after the component has returned, so no
+// component is re-entered while it works.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <unordered_map>
+#include <variant>
+
+#include "../dialog/dialog_set.hpp"
+#include "../refer/replacer.hpp"
+#include "../refer/transferee.hpp"
+#include "../refer/transferor.hpp"
+#include "../session/invite_session.hpp"
+#include "../subscription/event_router.hpp"
+#include "../ua/requests.hpp"
+#include "../ua/sender.hpp"
+#include "referkit/core/stack.hpp"
+#include "stack_timers.hpp"
+
+namespace referkit::stack {
+
+// Who owns a client transaction; kept until the transaction's `terminated` event.
+enum class ClientRole : std::uint8_t { invite, reinvite, bye, request, cancel, detached };
+struct ClientOwner {
+    ClientRole role = ClientRole::detached;
+    std::uint64_t owner = 0;               // SessionId or RequestId value
+    std::unique_ptr<InviteAck> ack{};      // invite, reinvite: the ACK of its 2xx
+};
+
+enum class ServerRole : std::uint8_t { invite, reinvite, incoming };
+struct ServerOwner {
+    ServerRole role = ServerRole::incoming;
+    std::uint64_t owner = 0;  // SessionId or IncomingId value
+};
+
+// A response for the owner of a request of ours.
+struct ResponseNotice {
+    RequestOwner owner = RequestOwner::application;
+    ResponseEvent event;
+};
+// What one component reports for others, routed in order by settle().
+using Notice = std::variant<SessionEvent, ServerRequest, ResponseNotice, DialogEndedEvent>;
+
+}  // namespace referkit::stack
+
+namespace referkit {
+
+struct Stack::Impl {
+    explicit Impl(StackConfig c);
+
+    StackConfig config;
+    std::shared_ptr<std::function<std::uint64_t()>> random_source;
+    TransactionLayer txl;
+    stack::StackTimers timers;
+    std::deque<StackEvent> events;          // for the user (poll_event)
+    std::deque<stack::Notice> notices;      // for the components (settle)
+    std::unordered_map<std::uint64_t, stack::ClientOwner> clients;  // by transaction
+    std::unordered_map<std::uint64_t, stack::ServerOwner> servers;
+    stack::Sender sender{*this};
+    stack::DialogSet dialogs;
+    stack::Requests requests{*this};
+    stack::Sessions sessions{*this};
+    stack::EventRouter router{*this};
+    stack::Transferor transferor{*this};
+    stack::Transferee transferee{*this};
+    stack::Replacer replacer{*this};
+
+    std::uint64_t random() { return (*random_source)(); }
+    void emit(StackEvent e) { events.push_back(std::move(e)); }
+    void notice(stack::Notice n) { notices.push_back(std::move(n)); }
+    // Owns client transaction `tx` (a request of `owner`'s role).
+    void own_client(TransactionId tx, stack::ClientRole role, std::uint64_t owner,
+                    std::unique_ptr<stack::InviteAck> ack = {});
+
+    // --- stack_dispatch.cpp: what the transaction layer reports
+    // Routes every transaction event, then every notice.
+    void drain(Time now);
+    void handle(TransactionEvent& ev, Time now);
+    void on_request(TransactionEvent& ev, Time now);
+    void on_request_in_dialog(TransactionEvent& ev, stack::DialogEntry& d, RequestId created_by, Time now);
+    // §8.2.1: 405 with Allow when the application does not handle the request's method.
+    bool refuse_unhandled_method(const TransactionEvent& ev, Time now);
+    // A request the stack does not answer itself: checked against max_requests (503), then queued
+    // for its owner (a transfer component or the application).
+    void deliver(TransactionEvent& ev, DialogId dialog, RequestId created_by, Time now);
+
+    // --- stack_dispatch.cpp: between components
+    // Routes every queued notice in order: transfer components first, then the user's queue.
+    void settle(Time now);
+    // Removes a usage of `dialog`; when it was the last, the dialog is gone and its end is noticed.
+    void release_usage(DialogId dialog);
+    // Answers a received request (the application's respond(), or a component's answer): the dialog
+    // a 2xx creates (creates_dialog), Contact, the final-NOTIFY memory. Errors as Stack::respond.
+    std::expected<DialogId, UaError> respond(stack::ServerRequest& request, const UaResponse& response, Time now);
+    void fire(const stack::TimerRef& timer, Time now);
+};
+
+}  // namespace referkit

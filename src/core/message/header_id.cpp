@@ -1,6 +1,6 @@
 #include "referkit/core/header_id.hpp"
 
-#include "message/header_table.hpp"
+#include "header_table.hpp"
 
 #include <array>
 #include <cstring>

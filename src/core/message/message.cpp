@@ -1,6 +1,6 @@
 #include "referkit/core/message.hpp"
 
-#include "parser/lex.hpp"
+#include "lex.hpp"
 
 namespace referkit {
 

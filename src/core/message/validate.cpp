@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "parser/lex.hpp"
+#include "lex.hpp"
 
 namespace referkit {
 

@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "parser/lex.hpp"
+#include "lex.hpp"
 
 namespace referkit {
 namespace {

@@ -5,10 +5,10 @@
 #include <optional>
 #include <string>
 
-#include "parser/lex.hpp"
+#include "lex.hpp"
 #include "referkit/core/header_id.hpp"
 #include "referkit/core/headers.hpp"
-#include "parser/uri_internal.hpp"
+#include "uri_internal.hpp"
 
 namespace referkit {
 namespace {

@@ -2,7 +2,7 @@
 // start line is checked strictly and everything after it tolerantly.
 #include "referkit/core/sipfrag.hpp"
 
-#include "parser/lex.hpp"
+#include "lex.hpp"
 #include "referkit/core/validate.hpp"
 
 namespace referkit {

@@ -4,9 +4,9 @@
 #include <array>
 #include <cstring>
 
-#include "message/header_table.hpp"
-#include "parser/lex.hpp"
-#include "parser/uri_internal.hpp"
+#include "header_table.hpp"
+#include "lex.hpp"
+#include "uri_internal.hpp"
 #include "referkit/core/message.hpp"
 
 namespace referkit {

@@ -2,8 +2,8 @@
 
 #include <cstring>
 
-#include "parser/lex.hpp"
-#include "parser/uri_internal.hpp"
+#include "lex.hpp"
+#include "uri_internal.hpp"
 #include "referkit/core/header_id.hpp"
 
 namespace referkit {

@@ -3,7 +3,7 @@
 #include <expected>
 #include <optional>
 
-#include "parser/lex.hpp"
+#include "lex.hpp"
 #include "referkit/core/headers.hpp"
 #include "referkit/core/uri.hpp"
 

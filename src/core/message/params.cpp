@@ -1,6 +1,6 @@
 #include "referkit/core/params.hpp"
 
-#include "parser/lex.hpp"
+#include "lex.hpp"
 #include "referkit/core/header_id.hpp"
 #include "referkit/core/headers.hpp"
 

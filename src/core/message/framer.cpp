@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "parser/lex.hpp"
+#include "lex.hpp"
 #include "referkit/core/header_id.hpp"
 #include "referkit/core/headers.hpp"
 

@@ -60,8 +60,10 @@ public:
     void pump(Time now) {
         for (int guard = 0; guard < 1000000; ++guard) {
             if (auto t = transmit()) {
-                sent_.emplace_back(t->bytes.view());
-                destinations_.push_back(t->destination);
+                if (record_) {
+                    sent_.emplace_back(t->bytes.view());
+                    destinations_.push_back(t->destination);
+                }
                 net_.send(t->destination.transport, address_, t->destination.remote, t->bytes.view(),
                           t->destination.connection);
                 continue;
@@ -74,6 +76,9 @@ public:
     [[nodiscard]] std::string uri(std::string_view user) const {
         return "sip:" + std::string(user) + "@" + address_.host + ":" + std::to_string(address_.port);
     }
+    // Whether sent() and destinations() record what is sent (on by default; a benchmark that sends
+    // millions of messages turns it off).
+    void record_sent(bool on) noexcept { record_ = on; }
     // Every message this node sent, as bytes, and where each went.
     [[nodiscard]] const std::vector<std::string>& sent() const noexcept { return sent_; }
     [[nodiscard]] std::uint64_t transmits() const noexcept { return destinations_.size(); }
@@ -96,6 +101,7 @@ private:
     std::vector<std::pair<Time, std::function<void(Time)>>> later_;
     std::vector<std::string> sent_;
     std::vector<Destination> destinations_;
+    bool record_ = true;
 };
 
 // A bare TransactionLayer: its events go to a test-supplied transaction user, which may call the

@@ -35,7 +35,7 @@ std::expected<HeaderList, ReferTargetError> refer_request_headers(std::string_vi
     HeaderList out;
     out.emplace_back("Refer-To", std::string(refer_to));
     std::string by = options.referred_by;
-    if (by.empty()) by = "<" + std::string(our_aor) + ">";  // RFC 3892 §3: name-addr of the referrer
+    if (by.empty()) by = std::string("<").append(our_aor).append(">");  // RFC 3892 §3: name-addr of the referrer
     out.emplace_back("Referred-By", std::move(by));
     // The Allow of a stack with the default UserAgentConfig::app_methods.
     constexpr std::string_view default_allow = "INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, INFO, REFER, NOTIFY, SUBSCRIBE";

@@ -103,8 +103,8 @@ void Stack::on_local_address(Transport transport, const Endpoint& local, std::st
     impl_->txl.set_sent_by(transport, std::string(sent_by));
     std::string hp(sent_by);
     if (hp.empty()) {
-        hp = local.host.find(':') != std::string::npos ? "[" + local.host + "]" : local.host;
-        if (local.port != 0) hp += ":" + std::to_string(local.port);
+        hp = local.host.find(':') != std::string::npos ? std::string("[").append(local.host).append("]") : local.host;
+        if (local.port != 0) hp.append(":").append(std::to_string(local.port));
     }
     impl_->sender.set_contact_hostport(transport, std::move(hp));
 }

@@ -17,6 +17,8 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <type_traits>
+#include <utility>
 #include <unordered_map>
 #include <variant>
 
@@ -80,8 +82,16 @@ struct Stack::Impl {
     stack::Replacer replacer{*this};
 
     std::uint64_t random() { return (*random_source)(); }
-    void emit(StackEvent e) { events.push_back(std::move(e)); }
-    void notice(stack::Notice n) { notices.push_back(std::move(n)); }
+    // Queues an event for the user (`E` one of StackEvent's types), built in place.
+    template <class E>
+    void emit(E&& e) {
+        events.emplace_back(std::in_place_type<std::remove_cvref_t<E>>, std::forward<E>(e));
+    }
+    // Queues a notice for the components (`N` one of Notice's types), built in place.
+    template <class N>
+    void notice(N&& n) {
+        notices.emplace_back(std::in_place_type<std::remove_cvref_t<N>>, std::forward<N>(n));
+    }
     // Owns client transaction `tx` (a request of `owner`'s role).
     void own_client(TransactionId tx, stack::ClientRole role, std::uint64_t owner,
                     std::unique_ptr<stack::InviteAck> ack = {});

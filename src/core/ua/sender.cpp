@@ -149,7 +149,7 @@ std::expected<Outgoing, UaError> Sender::out_of_dialog(std::string_view method, 
     r.call_id = hex(s_.random()) + hex(s_.random());
     o.from_tag = hex(s_.random());
     o.from_uri = local_uri();
-    o.to_uri = "<" + std::string(target) + ">";
+    o.to_uri = std::string("<").append(target).append(">");
     r.cseq = 1;  // §8.1.1.5
     for (const std::string& route : c.route_set) r.routes.push_back("<" + route + ">");
     r.from = from_value(o.from_tag);

@@ -17,29 +17,38 @@ std::string format_hostport(const Endpoint& e) {
     return s;
 }
 
+namespace {
+// "'<text>': <what>" (built by appending: GCC 12 flags `"'" + std::string` under -Wrestrict).
+std::string bad(std::string_view text, std::string_view what) {
+    std::string out("'");
+    out.append(text).append("': ").append(what);
+    return out;
+}
+}  // namespace
+
 std::expected<Endpoint, std::string> parse_hostport(std::string_view text) {
     Endpoint e;
     std::string_view port;
     if (text.starts_with("[")) {
         const auto close = text.find(']');
-        if (close == std::string_view::npos) return std::unexpected("'" + std::string(text) + "': missing ']'");
+        if (close == std::string_view::npos) return std::unexpected(bad(text, "missing ']'"));
         e.host = std::string(text.substr(1, close - 1));
         if (text.size() <= close + 1 || text[close + 1] != ':')
-            return std::unexpected("'" + std::string(text) + "': port required after ']'");
+            return std::unexpected(bad(text, "port required after ']'"));
         port = text.substr(close + 2);
     } else {
         const auto colon = text.rfind(':');
-        if (colon == std::string_view::npos) return std::unexpected("'" + std::string(text) + "': port required");
+        if (colon == std::string_view::npos) return std::unexpected(bad(text, "port required"));
         e.host = std::string(text.substr(0, colon));
         if (e.host.find(':') != std::string::npos)
-            return std::unexpected("'" + std::string(text) + "': IPv6 addresses go in brackets");
+            return std::unexpected(bad(text, "IPv6 addresses go in brackets"));
         port = text.substr(colon + 1);
     }
-    if (e.host.empty()) return std::unexpected("'" + std::string(text) + "': empty host");
+    if (e.host.empty()) return std::unexpected(bad(text, "empty host"));
     unsigned value = 0;
     auto r = std::from_chars(port.data(), port.data() + port.size(), value);
     if (port.empty() || r.ec != std::errc{} || r.ptr != port.data() + port.size() || value > 65535)
-        return std::unexpected("'" + std::string(text) + "': bad port");
+        return std::unexpected(bad(text, "bad port"));
     e.port = static_cast<std::uint16_t>(value);
     return e;
 }
@@ -47,7 +56,7 @@ std::expected<Endpoint, std::string> parse_hostport(std::string_view text) {
 std::expected<ListenSpec, std::string> parse_listen(std::string_view text) {
     const auto colon = text.find(':');
     if (colon == std::string_view::npos)
-        return std::unexpected("'" + std::string(text) + "': expected transport:host:port");
+        return std::unexpected(bad(text, "expected transport:host:port"));
     const std::string_view name = text.substr(0, colon);
     ListenSpec spec;
     if (name == "udp") spec.transport = Transport::udp;
@@ -55,7 +64,7 @@ std::expected<ListenSpec, std::string> parse_listen(std::string_view text) {
     else if (name == "tls") spec.transport = Transport::tls;
     else if (name == "ws") spec.transport = Transport::ws;
     else if (name == "wss") spec.transport = Transport::wss;
-    else return std::unexpected("'" + std::string(text) + "': unknown transport '" + std::string(name) + "'");
+    else return std::unexpected(bad(text, "unknown transport '" + std::string(name) + "'"));
     std::string_view rest = text.substr(colon + 1);
     if (spec.transport == Transport::ws || spec.transport == Transport::wss) {
         const auto after_host = rest.starts_with("[") ? rest.find(']') : 0;
@@ -69,7 +78,7 @@ std::expected<ListenSpec, std::string> parse_listen(std::string_view text) {
     if (!ep) return std::unexpected(ep.error());
     boost::system::error_code ec;
     (void)boost::asio::ip::make_address(ep->host, ec);
-    if (ec) return std::unexpected("'" + std::string(text) + "': the host must be an IP address");
+    if (ec) return std::unexpected(bad(text, "the host must be an IP address"));
     spec.local = std::move(*ep);
     return spec;
 }

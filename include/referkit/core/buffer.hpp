@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <string_view>
 
 namespace referkit {
@@ -13,6 +14,9 @@ public:
     SharedBuffer() = default;
     // Copies the bytes into a new buffer (one allocation).
     [[nodiscard]] static SharedBuffer copy_of(std::string_view bytes);
+    // Takes the string's storage without copying the bytes (one small allocation for the owner;
+    // the string's terminating NUL is the guard byte).
+    [[nodiscard]] static SharedBuffer adopt(std::string&& bytes);
     // Takes a buffer the caller filled: data must point into owner's storage.
     SharedBuffer(std::shared_ptr<const char[]> owner, std::size_t size) noexcept
         : data_(std::move(owner)), size_(size) {}

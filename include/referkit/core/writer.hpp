@@ -20,6 +20,10 @@ namespace referkit {
 void print(const Message& message, std::string& out);
 [[nodiscard]] std::string print(const Message& message);
 
+// Appends a header value with each folded line break, and the white space around it, replaced by
+// one SP (RFC 3261 §7.3.1), as it is printed on one line.
+void append_unfolded(std::string& out, std::string_view value);
+
 // A caller's mistake while building a message (not a peer's error).
 struct BuildError {
     std::string what;

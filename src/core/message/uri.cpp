@@ -119,13 +119,14 @@ std::expected<HostPort, ParseError> parse_hostport(Cursor& c, bool allow_port) {
         hp.kind = HostKind::name;
         if (lex::is_digit(h.front()) || h.front() == '.') {
             // A name may start with a digit (RFC 1123); only all digits and dots make an IPv4 address.
-            bool numeric = parse_ipv4(h);
+            const bool ipv4 = parse_ipv4(h);
+            bool numeric = ipv4;
             if (!numeric) {
                 numeric = true;
                 for (char ch : h) numeric = numeric && (lex::is_digit(ch) || ch == '.');
             }
             if (numeric) {
-                if (!parse_ipv4(h)) {
+                if (!ipv4) {
                     bool v6 = c.peek() == ':' && c.p + 1 < c.end && (lex::is(c.p[1], lex::k_hex) || c.p[1] == ':');
                     return std::unexpected(error(ErrorCode::bad_host, static_cast<std::size_t>(start - c.begin),
                                                  v6 ? "IPv6 address not enclosed in [ ] (RFC 5118 §4.2)" : "malformed IPv4 address"));

@@ -111,8 +111,7 @@ void Stack::on_local_address(Transport transport, const Endpoint& local, std::st
 
 std::optional<StackEvent> Stack::poll_event() {
     if (impl_->events.empty()) return std::nullopt;
-    StackEvent e = std::move(impl_->events.front());
-    impl_->events.pop_front();
+    StackEvent e = impl_->events.take();
     return e;
 }
 

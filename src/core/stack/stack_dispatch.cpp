@@ -210,8 +210,7 @@ void Stack::Impl::deliver(TransactionEvent& ev, DialogId dialog, RequestId creat
 
 void Stack::Impl::settle(Time now) {
     while (!notices.empty()) {
-        Notice n = std::move(notices.front());
-        notices.pop_front();
+        Notice n = notices.take();
         if (auto* e = std::get_if<SessionEvent>(&n)) {
             if (e->kind == SessionEventKind::incoming_call && replacer.takes(*e)) {
                 replacer.on_invite(e->session, *e->message, now);

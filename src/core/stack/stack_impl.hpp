@@ -14,7 +14,6 @@
 // component is re-entered while it works.
 #pragma once
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <type_traits>
@@ -31,6 +30,7 @@
 #include "../ua/requests.hpp"
 #include "../ua/sender.hpp"
 #include "referkit/core/stack.hpp"
+#include "../transaction/fifo.hpp"
 #include "stack_timers.hpp"
 
 namespace referkit::stack {
@@ -68,8 +68,8 @@ struct Stack::Impl {
     std::shared_ptr<std::function<std::uint64_t()>> random_source;
     TransactionLayer txl;
     stack::StackTimers timers;
-    std::deque<StackEvent> events;          // for the user (poll_event)
-    std::deque<stack::Notice> notices;      // for the components (settle)
+    Fifo<StackEvent> events;          // for the user (poll_event)
+    Fifo<stack::Notice> notices;      // for the components (settle)
     std::unordered_map<std::uint64_t, stack::ClientOwner> clients;  // by transaction
     std::unordered_map<std::uint64_t, stack::ServerOwner> servers;
     stack::Sender sender{*this};

@@ -9,31 +9,35 @@ namespace referkit {
 
 using txn::client_key;
 
-std::string TransactionLayer::Impl::new_branch() {
-    std::string b(txn::magic_cookie);
-    b.append(txn::hex64(random()));
-    return b;
+std::string_view TransactionLayer::Impl::new_branch() {
+    std::copy(txn::magic_cookie.begin(), txn::magic_cookie.end(), branch_scratch.begin());
+    const std::string hex = txn::hex64(random());  // 16 bytes: no allocation
+    std::copy(hex.begin(), hex.end(), branch_scratch.begin() + txn::magic_cookie.size());
+    return {branch_scratch.data(), branch_scratch.size()};
 }
 
 std::expected<TransactionId, TransactionError> TransactionLayer::Impl::add_client(txn::RequestFields fields,
-                                                                                  std::string bytes, std::string via,
-                                                                                  std::string branch, Destination to,
-                                                                                  bool held) {
-    std::string key = client_key(branch, fields.method);
-    if (client_index.contains(key)) return std::unexpected(TransactionError::branch_collision);
+                                                                                  std::string bytes,
+                                                                                  std::size_t via_size,
+                                                                                  std::string_view branch,
+                                                                                  Destination to, bool held) {
+    client_key(key_scratch, branch, fields.method());
+    if (client_index.contains(key_scratch)) return std::unexpected(TransactionError::branch_collision);
     const TransactionId id{next_id++};
     ClientTx& tx = clients[id.value];
     tx.id = id;
-    tx.invite = lookup_method(fields.method) == Method::invite;
+    tx.invite = lookup_method(fields.method()) == Method::invite;
     tx.reliable = is_reliable(to.transport);
     tx.held = held;
-    tx.destination = to;
-    tx.bytes = SharedBuffer::copy_of(bytes);
+    tx.destination = std::move(to);
+    // Both ways of writing a request put our Via first: "<start line>\r\nVia: <via>\r\n".
+    tx.via_at = static_cast<std::uint32_t>(bytes.find("\r\n") + 2 + 5);
+    tx.via_size = static_cast<std::uint32_t>(via_size);
+    tx.bytes = SharedBuffer::adopt(std::move(bytes));
     tx.fields = std::move(fields);
-    tx.via = std::move(via);
-    tx.branch = std::move(branch);
-    tx.key = std::move(key);
-    client_index.emplace(tx.key, id.value);
+    tx.key = key_scratch;
+    tx.branch_size = static_cast<std::uint32_t>(branch.size());
+    client_index.emplace(std::string_view(tx.key), id.value);
     if (!held) launch(tx);
     return id;
 }
@@ -42,41 +46,41 @@ std::expected<TransactionId, TransactionError> TransactionLayer::Impl::send_requ
                                                                                     const Destination& given) {
     const Method method = lookup_method(request.method);
     if (method == Method::cancel || method == Method::ack) return std::unexpected(TransactionError::invalid_request);
-    std::string branch = new_branch();
+    const std::string_view branch = new_branch();
     if (full()) return std::unexpected(TransactionError::too_many_transactions);
     Destination to = given;
-    std::string via = txn::make_via(to.transport, sent_by(to.transport), branch);
+    txn::make_via_into(via_scratch, to.transport, sent_by(to.transport), branch);
     std::string bytes;
-    if (!write_request(request, via, bytes)) return std::unexpected(TransactionError::invalid_request);
+    if (!write_request(request, via_scratch, bytes)) return std::unexpected(TransactionError::invalid_request);
     if (to.transport == Transport::udp && opt.udp_max_request_size != 0 && bytes.size() > opt.udp_max_request_size) {
         to.transport = Transport::tcp;  // §18.1.1: too large for UDP, use a congestion-controlled transport
-        via = txn::make_via(to.transport, sent_by(to.transport), branch);
+        txn::make_via_into(via_scratch, to.transport, sent_by(to.transport), branch);
         bytes.clear();
-        if (!write_request(request, via, bytes)) return std::unexpected(TransactionError::invalid_request);
+        if (!write_request(request, via_scratch, bytes)) return std::unexpected(TransactionError::invalid_request);
     }
-    return add_client(txn::fields_of(request), std::move(bytes), std::move(via), std::move(branch), to, false);
+    return add_client(txn::fields_of(request), std::move(bytes), via_scratch.size(), branch, std::move(to), false);
 }
 
 std::expected<TransactionId, TransactionError> TransactionLayer::Impl::send_request(std::string_view request,
                                                                                     const Destination& given) {
     auto first = request.substr(0, request.find(' '));
     if (first == "CANCEL") return std::unexpected(TransactionError::invalid_request);  // use cancel()
-    std::string branch = new_branch();
+    const std::string_view branch = new_branch();
     if (full()) return std::unexpected(TransactionError::too_many_transactions);
     Destination to = given;
-    std::string via = txn::make_via(to.transport, sent_by(to.transport), branch);
-    auto raw = with_via(request, via);
+    txn::make_via_into(via_scratch, to.transport, sent_by(to.transport), branch);
+    auto raw = with_via(request, via_scratch);
     if (!raw) return std::unexpected(raw.error());
     if (to.transport == Transport::udp && opt.udp_max_request_size != 0 &&
         raw->bytes.size() > opt.udp_max_request_size) {
         to.transport = Transport::tcp;  // §18.1.1
-        via = txn::make_via(to.transport, sent_by(to.transport), branch);
-        raw = with_via(request, via);
+        txn::make_via_into(via_scratch, to.transport, sent_by(to.transport), branch);
+        raw = with_via(request, via_scratch);
         if (!raw) return std::unexpected(raw.error());
     }
     if (raw->method == Method::ack || raw->method == Method::cancel)
         return std::unexpected(TransactionError::invalid_request);
-    return add_client(std::move(raw->fields), std::move(raw->bytes), std::move(via), std::move(branch), to, false);
+    return add_client(std::move(raw->fields), std::move(raw->bytes), via_scratch.size(), branch, std::move(to), false);
 }
 
 std::expected<TransactionLayer::Impl::Raw, TransactionError> TransactionLayer::Impl::with_via(
@@ -100,17 +104,18 @@ std::expected<TransactionLayer::Impl::Raw, TransactionError> TransactionLayer::I
 std::expected<void, TransactionError> TransactionLayer::Impl::send_stateless(const OutgoingRequest& request,
                                                                              const Destination& to) {
     std::string bytes;
-    if (!write_request(request, txn::make_via(to.transport, sent_by(to.transport), new_branch()), bytes))
-        return std::unexpected(TransactionError::invalid_request);
-    send(TransactionId{}, to, SharedBuffer::copy_of(bytes));
+    txn::make_via_into(via_scratch, to.transport, sent_by(to.transport), new_branch());
+    if (!write_request(request, via_scratch, bytes)) return std::unexpected(TransactionError::invalid_request);
+    send(TransactionId{}, to, SharedBuffer::adopt(std::move(bytes)));
     return {};
 }
 
 std::expected<void, TransactionError> TransactionLayer::Impl::send_stateless(std::string_view request,
                                                                              const Destination& to) {
-    auto raw = with_via(request, txn::make_via(to.transport, sent_by(to.transport), new_branch()));
+    txn::make_via_into(via_scratch, to.transport, sent_by(to.transport), new_branch());
+    auto raw = with_via(request, via_scratch);
     if (!raw) return std::unexpected(raw.error());
-    send(TransactionId{}, to, SharedBuffer::copy_of(raw->bytes));
+    send(TransactionId{}, to, SharedBuffer::adopt(std::move(raw->bytes)));
     return {};
 }
 
@@ -148,14 +153,14 @@ std::expected<TransactionId, TransactionError> TransactionLayer::Impl::cancel(Tr
     case InviteClientState::terminated: return std::unexpected(TransactionError::wrong_state);
     }
     if (full()) return std::unexpected(TransactionError::too_many_transactions);
-    if (client_index.contains(client_key(inv.branch, "CANCEL"))) return std::unexpected(TransactionError::wrong_state);
+    client_key(key_scratch, inv.branch(), "CANCEL");
+    if (client_index.contains(key_scratch)) return std::unexpected(TransactionError::wrong_state);
     // The CANCEL carries the INVITE's Via (same branch, §9.1).
     OutgoingRequest c = txn::cancel_request(inv.fields);
     std::string bytes;
-    if (!write_request(c, inv.via, bytes)) return std::unexpected(TransactionError::invalid_request);
-    std::string via = inv.via, branch = inv.branch;
-    const Destination dest = inv.destination;
-    auto id = add_client(txn::fields_of(c), std::move(bytes), std::move(via), std::move(branch), dest, true);
+    if (!write_request(c, inv.via(), bytes)) return std::unexpected(TransactionError::invalid_request);
+    const std::string branch(inv.branch());  // add_client reuses key_scratch
+    auto id = add_client(txn::fields_of(c), std::move(bytes), inv.via().size(), branch, inv.destination, true);
     if (!id) return std::unexpected(id.error());
     ClientTx& tx = clients.at(id->value);
     tx.cancels = invite;
@@ -176,8 +181,9 @@ void TransactionLayer::Impl::drop_held_cancel(ClientTx& invite) {
     if (it != clients.end() && it->second.held) end_client(it->second);
 }
 
-void TransactionLayer::Impl::client_response(Message r, const Source& from) {
-    auto it = client_index.find(client_key(r.top_via().branch, r.cseq().method_text));  // §17.1.3
+void TransactionLayer::Impl::client_response(Message&& r, const Source& from) {
+    client_key(key_scratch, r.top_via().branch, r.cseq().method_text);  // §17.1.3
+    auto it = client_index.find(key_scratch);
     if (it == client_index.end()) {
         ++counters.stray_responses;  // §18.1.2: matches no transaction, discarded
         return;
@@ -191,7 +197,7 @@ void TransactionLayer::Impl::client_response(Message r, const Source& from) {
     else non_invite_client_response(tx, std::move(r), from);
 }
 
-void TransactionLayer::Impl::invite_client_response(ClientTx& tx, Message r, const Source& from) {
+void TransactionLayer::Impl::invite_client_response(ClientTx& tx, Message&& r, const Source& from) {
     const int s = r.status();
     switch (tx.ic) {
     case InviteClientState::calling:
@@ -213,7 +219,7 @@ void TransactionLayer::Impl::invite_client_response(ClientTx& tx, Message r, con
             tx.ic = InviteClientState::completed;  // §17.1.1.2: ACK, Timer D
             disarm(tx.timers, Slot::retransmit);
             disarm(tx.timers, Slot::timeout);
-            tx.ack = SharedBuffer::copy_of(txn::build_ack(tx.fields, tx.via, r));
+            tx.ack = SharedBuffer::adopt(txn::build_ack(tx.fields, tx.via(), r));
             send(tx.id, tx.destination, tx.ack);
             drop_held_cancel(tx);
             emit(EventKind::response, tx.id, std::move(r), from);
@@ -236,7 +242,7 @@ void TransactionLayer::Impl::invite_client_response(ClientTx& tx, Message r, con
     }
 }
 
-void TransactionLayer::Impl::non_invite_client_response(ClientTx& tx, Message r, const Source& from) {
+void TransactionLayer::Impl::non_invite_client_response(ClientTx& tx, Message&& r, const Source& from) {
     const int s = r.status();
     switch (tx.nic) {
     case NonInviteClientState::trying:
@@ -261,7 +267,7 @@ void TransactionLayer::Impl::non_invite_client_response(ClientTx& tx, Message r,
 // Timer B/F or a transport error while the transaction waits for its final response.
 void TransactionLayer::Impl::client_failure(ClientTx& tx, EventKind kind, int status) {
     drop_held_cancel(tx);
-    emit(kind, tx.id, txn::synthesise_response(tx.fields, tx.via, status));
+    emit(kind, tx.id, txn::synthesise_response(tx.fields, tx.via(), status));
     end_client(tx);
 }
 

@@ -19,29 +19,28 @@ void append_port(std::string& k, std::uint16_t port) {
 // §17.2.3 without the method: branch + sent-by; without the magic cookie, the RFC 2543 fields
 // including the To tag `to_tag` (the request's; for an ACK, the one to try, since the ACK's tag is
 // the response's and may differ from the INVITE's).
-std::string server_base(const Message& m, std::string_view to_tag) {
+void server_base(std::string& k, const Message& m, std::string_view to_tag) {
     const Via& v = m.top_via();
-    std::string k;
+    k.clear();
     if (v.branch.starts_with(magic_cookie)) {
-        k.reserve(v.branch.size() + v.host.size() + 10);
-        k.append("1|").append(v.branch).append("|").append(txn::lower(v.host)).append(":");
+        k.append("1|").append(v.branch).append("|");
+        txn::append_lower(k, v.host);
+        k.push_back(':');
         append_port(k, v.port);
     } else {
         k.append("2|").append(m.request_uri().text).append("|").append(m.from().tag).append("|");
         k.append(m.call_id()).append("|");
-        k.append(std::to_string(m.cseq().number)).append("|").append(txn::lower(v.host)).append(":");
+        k.append(std::to_string(m.cseq().number)).append("|");
+        txn::append_lower(k, v.host);
+        k.push_back(':');
         append_port(k, v.port);
         k.append("|").append(v.transport).append("|").append(v.branch).append("|").append(to_tag);
     }
-    return k;
 }
 
-// §17.2.3: the base and the method.
-std::string server_key(std::string_view base, std::string_view method) {
-    std::string k;
-    k.reserve(base.size() + method.size() + 1);
-    k.append(base).append("|").append(method);
-    return k;
+void append_method(std::string& k, std::string_view method) {
+    k.push_back('|');
+    k.append(method);
 }
 
 }  // namespace referkit::txn
@@ -56,10 +55,10 @@ void TransactionLayer::Impl::stateless_answer(const Message& req, const Source& 
     spec.to_tag = tag;
     auto bytes = txn::build_response(txn::response_head(req, from), spec, extra);
     if (!bytes) return;
-    send(TransactionId{}, txn::response_destination(req.top_via(), from), SharedBuffer::copy_of(*bytes));
+    send(TransactionId{}, txn::response_destination(req.top_via(), from), SharedBuffer::adopt(std::move(*bytes)));
 }
 
-txn::ServerTx* TransactionLayer::Impl::find_server(const std::string& key) {
+txn::ServerTx* TransactionLayer::Impl::find_server(std::string_view key) {
     auto it = server_index.find(key);
     return it == server_index.end() ? nullptr : &servers.at(it->second);
 }
@@ -68,9 +67,13 @@ txn::ServerTx* TransactionLayer::Impl::find_server(const std::string& key) {
 // ACK's (an INVITE that carried it), then none, with the ACK's tag checked against the tag of
 // the response sent.
 txn::ServerTx* TransactionLayer::Impl::find_acked(const Message& ack) {
-    ServerTx* tx = find_server(txn::server_key(txn::server_base(ack, ack.to().tag), "INVITE"));
+    txn::server_base(key_scratch, ack, ack.to().tag);
+    txn::append_method(key_scratch, "INVITE");
+    ServerTx* tx = find_server(key_scratch);
     if (tx == nullptr && !ack.top_via().branch.starts_with(txn::magic_cookie)) {
-        tx = find_server(txn::server_key(txn::server_base(ack, {}), "INVITE"));
+        txn::server_base(key_scratch, ack, {});
+        txn::append_method(key_scratch, "INVITE");
+        tx = find_server(key_scratch);
         if (tx != nullptr && ack.to().tag != tx->response_to_tag) tx = nullptr;
     }
     return tx != nullptr && tx->invite ? tx : nullptr;
@@ -82,7 +85,7 @@ const std::string& TransactionLayer::Impl::ensure_tag(ServerTx& tx) {
     return tx.response_to_tag;
 }
 
-void TransactionLayer::Impl::server_request(Message m, const Source& from) {
+void TransactionLayer::Impl::server_request(Message&& m, const Source& from) {
     if (m.method() == Method::ack) {
         if (ServerTx* tx = find_acked(m)) {
             server_ack(*tx, std::move(m), from);
@@ -92,9 +95,10 @@ void TransactionLayer::Impl::server_request(Message m, const Source& from) {
         emit(EventKind::ack, TransactionId{}, std::move(m), from);
         return;
     }
-    std::string base = txn::server_base(m, m.to().tag);
-    std::string key = txn::server_key(base, m.method_text());
-    if (ServerTx* tx = find_server(key)) {
+    txn::server_base(key_scratch, m, m.to().tag);
+    const std::size_t base_size = key_scratch.size();
+    txn::append_method(key_scratch, m.method_text());
+    if (ServerTx* tx = find_server(key_scratch)) {
         server_retransmission(*tx);
         return;
     }
@@ -102,6 +106,7 @@ void TransactionLayer::Impl::server_request(Message m, const Source& from) {
     if (m.method() == Method::cancel) {
         // §9.2: the CANCEL matches the transaction a retransmission of its request would, for any
         // method but CANCEL and ACK (the CANCEL's own key differs only by the method).
+        const std::string_view base = std::string_view(key_scratch).substr(0, base_size);
         if (auto it = cancel_index.find(base); it != cancel_index.end()) original = &servers.at(it->second);
         if (original == nullptr) {
             ++counters.stray_cancels;
@@ -116,24 +121,21 @@ void TransactionLayer::Impl::server_request(Message m, const Source& from) {
         return;
     }
     const TransactionId id{next_id++};
-    if (!server_index.try_emplace(key, id.value).second) {  // cannot happen after find_server; never overwrite
-        ++counters.retransmissions_absorbed;
-        return;
-    }
     ServerTx& tx = servers[id.value];
+    tx.key = key_scratch;  // the index holds a view of the transaction's own copy
+    tx.base_size = static_cast<std::uint32_t>(base_size);
+    server_index.emplace(std::string_view(tx.key), id.value);  // find_server found none
     tx.id = id;
     tx.invite = m.method() == Method::invite;
     tx.reliable = is_reliable(from.transport);
     tx.reply_to = txn::response_destination(m.top_via(), from);
-    tx.key = std::move(key);
     tx.head = txn::response_head(m, from);
     tx.request_to_tag = std::string(m.to().tag);
     tx.response_to_tag = tx.request_to_tag;
     if (m.method() != Method::cancel) {
         // A peer reusing a branch for two methods: the first keeps the CANCEL entry.
-        tx.cancelable = cancel_index.try_emplace(base, id.value).second;
+        tx.cancelable = cancel_index.try_emplace(tx.base(), id.value).second;
     }
-    tx.base = std::move(base);
     if (original != nullptr) {
         const TransactionId original_id = original->id;
         const bool pending_invite = original->invite && original->is == InviteServerState::proceeding;
@@ -179,7 +181,7 @@ void TransactionLayer::Impl::server_retransmission(ServerTx& tx) {
     }
 }
 
-void TransactionLayer::Impl::server_ack(ServerTx& tx, Message ack, const Source& from) {
+void TransactionLayer::Impl::server_ack(ServerTx& tx, Message&& ack, const Source& from) {
     switch (tx.is) {
     case InviteServerState::proceeding: ++counters.retransmissions_absorbed; return;  // nothing to ACK yet
     case InviteServerState::completed:
@@ -234,7 +236,7 @@ std::expected<void, TransactionError> TransactionLayer::Impl::respond_to(ServerT
     auto bytes = txn::build_response(tx.head, tagged);
     if (!bytes) return std::unexpected(TransactionError::invalid_response);
     if (s > 100 && !tx.head.to_has_tag) tx.response_to_tag = std::string(tagged.to_tag);
-    SharedBuffer buf = SharedBuffer::copy_of(*bytes);
+    SharedBuffer buf = SharedBuffer::adopt(std::move(*bytes));
     send(tx.id, tx.reply_to, buf);
     tx.last_response = std::move(buf);
     tx.last_status = s;
@@ -291,7 +293,7 @@ void TransactionLayer::Impl::server_timer(ServerTx& tx, TimerName name, Time dea
             trying.status = 100;
             auto bytes = txn::build_response(tx.head, trying);
             if (!bytes) return;
-            tx.last_response = SharedBuffer::copy_of(*bytes);
+            tx.last_response = SharedBuffer::adopt(std::move(*bytes));
             tx.last_status = 100;
             send(tx.id, tx.reply_to, tx.last_response);
         }

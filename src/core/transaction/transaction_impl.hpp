@@ -6,7 +6,6 @@
 #include <cassert>
 #include <cstdint>
 #include <cstdlib>
-#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +13,7 @@
 #include <utility>
 
 #include "referkit/core/transaction_layer.hpp"
+#include "fifo.hpp"
 #include "timer_queue.hpp"
 #include "wire.hpp"
 
@@ -51,9 +51,11 @@ struct ClientTx {
     Destination destination;
     SharedBuffer bytes;     // the request as sent, our Via on top
     RequestFields fields;   // for CANCEL, the ACK of a non-2xx and synthesised responses
-    std::string via;        // our top Via value
-    std::string branch;
-    std::string key;
+    std::string key;        // client_key(branch, method); client_index holds a view of it
+    std::uint32_t via_at = 0, via_size = 0;  // our top Via value in `bytes`
+    std::uint32_t branch_size = 0;           // the branch: the start of `key`
+    [[nodiscard]] std::string_view via() const noexcept { return bytes.view().substr(via_at, via_size); }
+    [[nodiscard]] std::string_view branch() const noexcept { return std::string_view(key).substr(0, branch_size); }
     SharedBuffer ack;  // INVITE: the ACK for a non-2xx final response (§17.1.1.3)
     Duration interval{};
     Timers timers;
@@ -70,8 +72,9 @@ struct ServerTx {
     NonInviteServerState nis = NonInviteServerState::trying;
     bool cancelable = false;  // indexed under `base` for CANCEL matching (§9.2)
     Destination reply_to;
-    std::string key;   // server_index
-    std::string base;  // cancel_index: the key without the method
+    std::string key;   // server_key(server_base, method); server_index holds a view of it
+    std::uint32_t base_size = 0;  // the base (cancel_index holds a view of it): the start of `key`
+    [[nodiscard]] std::string_view base() const noexcept { return std::string_view(key).substr(0, base_size); }
     ResponseHead head;
     std::string request_to_tag;
     // The To tag our responses carry (§8.2.6.2): the request's, else the latest a response used, or
@@ -83,11 +86,14 @@ struct ServerTx {
     Timers timers;
 };
 
+// The keys below are written over `k`, a buffer the caller reuses; an index holds views of the
+// copy its transaction owns, so a lookup allocates nothing.
 // §17.1.3: the branch and the CSeq method.
-[[nodiscard]] std::string client_key(std::string_view branch, std::string_view method);
+void client_key(std::string& k, std::string_view branch, std::string_view method);
 // §17.2.3 without the method (see server_transactions.cpp).
-[[nodiscard]] std::string server_base(const Message& m, std::string_view to_tag);
-[[nodiscard]] std::string server_key(std::string_view base, std::string_view method);
+void server_base(std::string& k, const Message& m, std::string_view to_tag);
+// §17.2.3: the base and the method, appended to `k` (which holds the base).
+void append_method(std::string& k, std::string_view method);
 
 }  // namespace referkit::txn
 
@@ -103,12 +109,16 @@ struct TransactionLayer::Impl {
     txn::Queue timers;
     std::unordered_map<std::uint64_t, ClientTx> clients;
     std::unordered_map<std::uint64_t, ServerTx> servers;
-    std::unordered_map<std::string, std::uint64_t> client_index;
-    std::unordered_map<std::string, std::uint64_t> server_index;
+    // Keys are views of the key each transaction owns (ClientTx::key, ServerTx::key).
+    std::unordered_map<std::string_view, std::uint64_t> client_index;
+    std::unordered_map<std::string_view, std::uint64_t> server_index;
     // §9.2: server transactions a CANCEL can match (any method but CANCEL and ACK), by base key.
-    std::unordered_map<std::string, std::uint64_t> cancel_index;
-    std::deque<Transmit> transmits;
-    std::deque<TransactionEvent> events;
+    std::unordered_map<std::string_view, std::uint64_t> cancel_index;
+    // Reused buffers: the key being looked up, the Via and branch being written.
+    std::string key_scratch, via_scratch;
+    std::array<char, 7 + 16> branch_scratch{};
+    Fifo<Transmit> transmits;
+    Fifo<TransactionEvent> events;
     TransactionCounters counters;
     std::uint64_t next_id = 1;
     Time now{};
@@ -157,26 +167,32 @@ struct TransactionLayer::Impl {
     void send(TransactionId id, const Destination& d, const SharedBuffer& bytes) {
         transmits.push_back(Transmit{id, d, bytes});
     }
-    void emit(EventKind kind, TransactionId id, std::optional<Message> m = std::nullopt, Source src = {},
-              bool repeated = false) {
+    // Events are built in place and messages moved once (a Message is over 1 KB).
+    TransactionEvent& emit(EventKind kind, TransactionId id) {
         TransactionEvent& e = events.emplace_back();
         e.kind = kind;
         e.id = id;
-        e.message = std::move(m);
-        e.source = std::move(src);
+        return e;
+    }
+    void emit(EventKind kind, TransactionId id, Message&& m, const Source& src, bool repeated = false) {
+        TransactionEvent& e = emit(kind, id);
+        e.message.emplace(std::move(m));
+        e.source = src;
         e.repeated = repeated;
     }
+    void emit(EventKind kind, TransactionId id, std::optional<Message>&& m) { emit(kind, id).message = std::move(m); }
 
     // --- termination (the reference is invalid afterwards): transaction_layer.cpp
     void end_client(ClientTx& tx);
     void end_server(ServerTx& tx);
 
     // --- client transactions (§17.1): client_transactions.cpp
-    std::string new_branch();
-    // A client transaction for a request already written (our Via on top) and its fields.
+    // A new branch (§8.1.1.7), valid until the next call.
+    std::string_view new_branch();
+    // A client transaction for a request already written (our Via, of via_size bytes, on top) and its fields.
     std::expected<TransactionId, TransactionError> add_client(txn::RequestFields fields, std::string bytes,
-                                                              std::string via, std::string branch, Destination to,
-                                                              bool held);
+                                                              std::size_t via_size, std::string_view branch,
+                                                              Destination to, bool held);
     std::expected<TransactionId, TransactionError> send_request(const OutgoingRequest& request, const Destination& to);
     std::expected<TransactionId, TransactionError> send_request(std::string_view request, const Destination& to);
     // The TU's bytes with `via` inserted after the start line and a Content-Length when they have
@@ -194,21 +210,21 @@ struct TransactionLayer::Impl {
     std::expected<TransactionId, TransactionError> cancel(TransactionId invite);
     void release_cancel(ClientTx& invite);
     void drop_held_cancel(ClientTx& invite);
-    void client_response(Message r, const Source& from);
-    void invite_client_response(ClientTx& tx, Message r, const Source& from);
-    void non_invite_client_response(ClientTx& tx, Message r, const Source& from);
+    void client_response(Message&& r, const Source& from);
+    void invite_client_response(ClientTx& tx, Message&& r, const Source& from);
+    void non_invite_client_response(ClientTx& tx, Message&& r, const Source& from);
     void client_failure(ClientTx& tx, EventKind kind, int status);
     void client_timer(ClientTx& tx, TimerName name, Time deadline);
 
     // --- server transactions (§17.2): server_transactions.cpp
     void stateless_answer(const Message& req, const Source& from, int status, std::string_view extra);
-    ServerTx* find_server(const std::string& key);
+    ServerTx* find_server(std::string_view key);
     ServerTx* find_acked(const Message& ack);
     const std::string& ensure_tag(ServerTx& tx);
-    void server_request(Message m, const Source& from);
+    void server_request(Message&& m, const Source& from);
     void resend_last(ServerTx& tx);
     void server_retransmission(ServerTx& tx);
-    void server_ack(ServerTx& tx, Message ack, const Source& from);
+    void server_ack(ServerTx& tx, Message&& ack, const Source& from);
     std::expected<void, TransactionError> respond(TransactionId id, const ResponseSpec& spec);
     std::expected<void, TransactionError> respond_to(ServerTx& tx, const ResponseSpec& spec);
     void invite_server_sent(ServerTx& tx, int s);
@@ -216,7 +232,7 @@ struct TransactionLayer::Impl {
     void server_timer(ServerTx& tx, TimerName name, Time deadline);
 
     // --- inputs: transaction_layer.cpp
-    void receive_message(Message m, const Source& from);
+    void receive_message(Message&& m, const Source& from);
     void receive_bytes(SharedBuffer b, const Source& from);
     void transport_error(TransactionId id);
     std::expected<void, TransactionError> abandon(TransactionId id);

@@ -38,11 +38,10 @@ std::string hex64(std::uint64_t v) {
     return std::string(buf, 16);
 }
 
-std::string client_key(std::string_view branch, std::string_view method) {
-    std::string k;
-    k.reserve(branch.size() + method.size() + 1);
-    k.append(branch).append("|").append(method);
-    return k;
+void client_key(std::string& k, std::string_view branch, std::string_view method) {
+    k.assign(branch);
+    k.push_back('|');
+    k.append(method);
 }
 
 }  // namespace referkit::txn
@@ -84,13 +83,13 @@ void TransactionLayer::Impl::end_server(ServerTx& tx) {
     // Only this transaction's own entries: a collision must never remove another's.
     if (auto it = server_index.find(tx.key); it != server_index.end() && it->second == id.value)
         server_index.erase(it);
-    if (auto it = cancel_index.find(tx.base); tx.cancelable && it != cancel_index.end() && it->second == id.value)
+    if (auto it = cancel_index.find(tx.base()); tx.cancelable && it != cancel_index.end() && it->second == id.value)
         cancel_index.erase(it);
     servers.erase(id.value);
     if (announced) emit(EventKind::terminated, id);
 }
 
-void TransactionLayer::Impl::receive_message(Message m, const Source& from) {
+void TransactionLayer::Impl::receive_message(Message&& m, const Source& from) {
     if (m.is_response()) client_response(std::move(m), from);
     else server_request(std::move(m), from);
 }
@@ -114,7 +113,7 @@ void TransactionLayer::Impl::receive_bytes(SharedBuffer b, const Source& from) {
         return;
     }
     ++counters.malformed_requests_answered;
-    send(TransactionId{}, answer->destination, SharedBuffer::copy_of(answer->bytes));
+    send(TransactionId{}, answer->destination, SharedBuffer::adopt(std::move(answer->bytes)));
 }
 
 void TransactionLayer::Impl::transport_error(TransactionId id) {
@@ -246,15 +245,13 @@ void TransactionLayer::on_timer(Time now) {
 
 std::optional<Transmit> TransactionLayer::poll_transmit() {
     if (impl_->transmits.empty()) return std::nullopt;
-    Transmit t = std::move(impl_->transmits.front());
-    impl_->transmits.pop_front();
+    Transmit t = impl_->transmits.take();
     return t;
 }
 
 std::optional<TransactionEvent> TransactionLayer::poll_event() {
     if (impl_->events.empty()) return std::nullopt;
-    TransactionEvent e = std::move(impl_->events.front());
-    impl_->events.pop_front();
+    TransactionEvent e = impl_->events.take();
     return e;
 }
 

@@ -1,6 +1,7 @@
 #include "wire.hpp"
 
 #include <charconv>
+#include <cstring>
 #include <vector>
 
 #include "referkit/core/header_id.hpp"
@@ -37,6 +38,7 @@ bool clean_value(std::string_view v) {
 
 // The first element of a (possibly comma-separated) Via value, and the others.
 std::vector<std::string_view> via_elements(std::string_view value) {
+    if (value.empty() || std::memchr(value.data(), ',', value.size()) == nullptr) return {value};  // the usual: one element
     auto parts = split_list(value);
     if (!parts) return {value};
     return *parts;
@@ -50,45 +52,44 @@ void copy_header(std::string& out, const Message& m, HeaderId id) {
 
 }  // namespace
 
+void append_lower(std::string& out, std::string_view s) {
+    for (char c : s) out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c);
+}
+
 std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c | 0x20);
+    std::string out;
+    out.reserve(s.size());
+    append_lower(out, s);
     return out;
 }
 
 std::string unfold(std::string_view value) {
     std::string out;
     out.reserve(value.size());
-    bool in_break = false;
-    for (char c : value) {
-        if (c == '\r' || c == '\n') { in_break = true; continue; }
-        if (in_break) {
-            if (c == ' ' || c == '\t') continue;
-            out.push_back(' ');
-            in_break = false;
-        }
-        out.push_back(c);
-    }
+    append_unfolded(out, value);
     return out;
 }
 
 void append_header(std::string& out, std::string_view name, std::string_view value) {
     out.append(name);
     out.append(": ");
-    if (value.find_first_of("\r\n") == std::string_view::npos) out.append(value);
-    else out.append(unfold(value));
+    append_unfolded(out, value);
     out.append("\r\n");
 }
 
+void make_via_into(std::string& out, Transport t, std::string_view sent_by, std::string_view branch) {
+    out.assign("SIP/2.0/");
+    out.append(transport_name(t));
+    out.push_back(' ');
+    out.append(sent_by);
+    out.append(";branch=");
+    out.append(branch);
+    out.append(";rport");
+}
+
 std::string make_via(Transport t, std::string_view sent_by, std::string_view branch) {
-    std::string v = "SIP/2.0/";
-    v.append(transport_name(t));
-    v.push_back(' ');
-    v.append(sent_by);
-    v.append(";branch=");
-    v.append(branch);
-    v.append(";rport");
+    std::string v;
+    make_via_into(v, t, sent_by, branch);
     return v;
 }
 
@@ -105,8 +106,7 @@ std::optional<std::string> insert_via(std::string_view request, std::string_view
     return out;
 }
 
-std::string response_top_via(const Via& via, const Source& from) {
-    std::string out;
+void append_response_top_via(std::string& out, const Via& via, const Source& from) {
     out.append(via.protocol).append("/").append(via.version).append("/").append(via.transport).append(" ");
     out.append(via.host);
     if (via.port != 0) {
@@ -128,6 +128,11 @@ std::string response_top_via(const Via& via, const Source& from) {
     }
     // §18.2.1: received when sent-by differs from the source; RFC 3581 §4: always with rport.
     if (rport || !iequals(strip_brackets(via.host), from.remote.host)) out.append(";received=").append(from.remote.host);
+}
+
+std::string response_top_via(const Via& via, const Source& from) {
+    std::string out;
+    append_response_top_via(out, via, from);
     return out;
 }
 
@@ -151,24 +156,33 @@ Destination response_destination(const Via& via, const Source& from) {
 
 ResponseHead response_head(const Message& request, const Source& from) {
     ResponseHead head;
+    std::string& out = head.text;
+    out.reserve(request.size() / 2 + 64);
     bool first_line = true;
     for (const HeaderField& f : request.headers()) {
         if (f.id != HeaderId::via) continue;
         if (first_line) {
             first_line = false;
-            auto parts = via_elements(f.value);
-            append_header(head.vias, "Via", response_top_via(request.top_via(), from));
-            for (std::size_t i = 1; i < parts.size(); ++i) append_header(head.vias, "Via", parts[i]);
+            out.append("Via: ");
+            append_response_top_via(out, request.top_via(), from);
+            out.append("\r\n");
+            if (!f.value.empty() && std::memchr(f.value.data(), ',', f.value.size()) != nullptr) {  // more elements on the line
+                auto parts = via_elements(f.value);
+                for (std::size_t i = 1; i < parts.size(); ++i) append_header(out, "Via", parts[i]);
+            }
         } else {
-            append_header(head.vias, "Via", f.value);
+            append_header(out, "Via", f.value);
         }
     }
-    copy_header(head.rest, request, HeaderId::from);
-    copy_header(head.rest, request, HeaderId::call_id);
-    copy_header(head.rest, request, HeaderId::cseq);
-    if (const HeaderField* to = request.find(HeaderId::to)) head.to = unfold(to->value);
+    head.vias_end = static_cast<std::uint32_t>(out.size());
+    copy_header(out, request, HeaderId::from);
+    copy_header(out, request, HeaderId::call_id);
+    copy_header(out, request, HeaderId::cseq);
+    head.rest_end = static_cast<std::uint32_t>(out.size());
+    if (const HeaderField* to = request.find(HeaderId::to)) append_unfolded(out, to->value);
+    head.to_end = static_cast<std::uint32_t>(out.size());
     head.to_has_tag = !request.to().tag.empty();
-    if (const HeaderField* ts = request.find(HeaderId::timestamp)) head.timestamp = unfold(ts->value);
+    if (const HeaderField* ts = request.find(HeaderId::timestamp)) append_unfolded(out, ts->value);
     return head;
 }
 
@@ -180,19 +194,19 @@ std::optional<std::string> build_response(const ResponseHead& head, const Respon
     if (!clean_value(reason) || !clean_value(spec.to_tag) || !clean_value(spec.content_type)) return std::nullopt;
     if (!spec.to_tag.empty() && !is_token(spec.to_tag)) return std::nullopt;
     std::string out;
-    out.reserve(head.vias.size() + head.rest.size() + head.to.size() + spec.body.size() + 128);
+    out.reserve(head.text.size() + spec.body.size() + 128);
     out.append("SIP/2.0 ");
     append_uint(out, static_cast<std::uint64_t>(spec.status));
     out.push_back(' ');
     out.append(reason);
     out.append("\r\n");
-    out.append(head.vias);
+    out.append(head.vias());
     out.append("To: ");
-    out.append(head.to);
+    out.append(head.to());
     if (!head.to_has_tag && !spec.to_tag.empty() && spec.status != 100) out.append(";tag=").append(spec.to_tag);
     out.append("\r\n");
-    out.append(head.rest);
-    if (spec.status == 100 && !head.timestamp.empty()) append_header(out, "Timestamp", head.timestamp);
+    out.append(head.rest());
+    if (spec.status == 100 && !head.timestamp().empty()) append_header(out, "Timestamp", head.timestamp());
     out.append(extra_header_line);
     for (const auto& [name, value] : spec.headers) {
         if (!is_token(name) || !clean_value(value)) return std::nullopt;
@@ -211,30 +225,50 @@ std::optional<std::string> build_response(const ResponseHead& head, const Respon
     return out;
 }
 
+RequestFields::Span RequestFields::add(std::string_view v, bool unfolded) {
+    const auto at = static_cast<std::uint32_t>(storage_.size());
+    if (unfolded) append_unfolded(storage_, v);
+    else storage_.append(v);
+    return Span{at, static_cast<std::uint32_t>(storage_.size() - at)};
+}
+
 RequestFields fields_of(const OutgoingRequest& r) {
-    return RequestFields{.method = r.method, .request_uri = r.request_uri, .routes = r.routes, .from = r.from,
-                         .to = r.to, .call_id = r.call_id, .cseq = r.cseq};
+    RequestFields f;
+    std::size_t size = r.method.size() + r.request_uri.size() + r.from.size() + r.to.size() + r.call_id.size();
+    for (const std::string& route : r.routes) size += route.size();
+    f.storage_.reserve(size);
+    f.method_ = f.add(r.method);
+    f.request_uri_ = f.add(r.request_uri);
+    f.from_ = f.add(r.from);
+    f.to_ = f.add(r.to);
+    f.call_id_ = f.add(r.call_id);
+    for (const std::string& route : r.routes) f.routes_.push_back(f.add(route));
+    f.cseq = r.cseq;
+    return f;
 }
 
 RequestFields fields_of(const Message& m) {
-    RequestFields f{.method = std::string(m.method_text()), .request_uri = std::string(m.request_uri().text),
-                    .routes = {}, .from = {}, .to = {}, .call_id = std::string(m.call_id()), .cseq = m.cseq().number};
+    RequestFields f;
+    f.method_ = f.add(m.method_text());
+    f.request_uri_ = f.add(m.request_uri().text);
+    if (const HeaderField* h = m.find(HeaderId::from)) f.from_ = f.add(h->value, true);
+    if (const HeaderField* h = m.find(HeaderId::to)) f.to_ = f.add(h->value, true);
+    f.call_id_ = f.add(m.call_id());
     for (const HeaderField& h : m.headers())
-        if (h.id == HeaderId::route) f.routes.push_back(unfold(h.value));
-    if (const HeaderField* h = m.find(HeaderId::from)) f.from = unfold(h->value);
-    if (const HeaderField* h = m.find(HeaderId::to)) f.to = unfold(h->value);
+        if (h.id == HeaderId::route) f.routes_.push_back(f.add(h.value, true));
+    f.cseq = m.cseq().number;
     return f;
 }
 
 std::string build_ack(const RequestFields& request, std::string_view top_via, const Message& response) {
     std::string out;
     out.reserve(512);
-    out.append("ACK ").append(request.request_uri).append(" SIP/2.0\r\n");
+    out.append("ACK ").append(request.request_uri()).append(" SIP/2.0\r\n");
     append_header(out, "Via", top_via);  // §17.1.1.3: only the request's top Via
-    for (const std::string& r : request.routes) append_header(out, "Route", r);
-    append_header(out, "From", request.from);
+    for (std::size_t i = 0; i < request.route_count(); ++i) append_header(out, "Route", request.route(i));
+    append_header(out, "From", request.from());
     copy_header(out, response, HeaderId::to);  // the response's To, with its tag
-    append_header(out, "Call-ID", request.call_id);
+    append_header(out, "Call-ID", request.call_id());
     out.append("CSeq: ");
     append_uint(out, request.cseq);
     out.append(" ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
@@ -244,8 +278,12 @@ std::string build_ack(const RequestFields& request, std::string_view top_via, co
 OutgoingRequest cancel_request(const RequestFields& request) {
     // §9.1: the CANCEL's Request-URI, Call-ID, To, CSeq number and From equal the request's, and it
     // carries the request's Route header fields.
-    return OutgoingRequest{.method = "CANCEL", .request_uri = request.request_uri, .routes = request.routes,
-                           .max_forwards = 70, .from = request.from, .to = request.to, .call_id = request.call_id,
+    std::vector<std::string> routes;
+    routes.reserve(request.route_count());
+    for (std::size_t i = 0; i < request.route_count(); ++i) routes.emplace_back(request.route(i));
+    return OutgoingRequest{.method = "CANCEL", .request_uri = std::string(request.request_uri()),
+                           .routes = std::move(routes), .max_forwards = 70, .from = std::string(request.from()),
+                           .to = std::string(request.to()), .call_id = std::string(request.call_id()),
                            .cseq = request.cseq, .headers = {}, .content_type = {}, .body = {}};
 }
 
@@ -254,12 +292,12 @@ std::optional<Message> synthesise_response(const RequestFields& request, std::st
     append_uint(out, static_cast<std::uint64_t>(status));
     out.append(" ").append(reason_phrase(status)).append("\r\n");
     append_header(out, "Via", top_via);
-    append_header(out, "From", request.from);
-    append_header(out, "To", request.to);
-    append_header(out, "Call-ID", request.call_id);
+    append_header(out, "From", request.from());
+    append_header(out, "To", request.to());
+    append_header(out, "Call-ID", request.call_id());
     out.append("CSeq: ");
     append_uint(out, request.cseq);
-    out.append(" ").append(request.method).append("\r\n");
+    out.append(" ").append(request.method()).append("\r\n");
     out.append("Content-Length: 0\r\n\r\n");
     auto m = Message::parse(std::string_view(out));
     if (!m) return std::nullopt;

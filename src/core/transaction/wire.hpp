@@ -17,13 +17,15 @@
 
 namespace referkit::txn {
 
-// Value with folded line breaks replaced by one space (as printed in a single header line).
+// Value with folded line breaks replaced by one space (append_unfolded, writer.hpp).
 [[nodiscard]] std::string unfold(std::string_view value);
 // Appends "Name: value\r\n" with value unfolded.
 void append_header(std::string& out, std::string_view name, std::string_view value);
 
 // "SIP/2.0/<T> <sent-by>;branch=<branch>;rport"
 [[nodiscard]] std::string make_via(Transport t, std::string_view sent_by, std::string_view branch);
+// The same, written over `out` (a buffer the caller reuses).
+void make_via_into(std::string& out, Transport t, std::string_view sent_by, std::string_view branch);
 // The request with "Via: <via>\r\n" inserted after its start line; nullopt when there is no
 // start line (no CRLF).
 [[nodiscard]] std::optional<std::string> insert_via(std::string_view request, std::string_view via);
@@ -31,18 +33,27 @@ void append_header(std::string& out, std::string_view name, std::string_view val
 // The request's top Via as the response carries it: received (RFC 3261 §18.2.1) and rport
 // (RFC 3581 §4) filled in from the source.
 [[nodiscard]] std::string response_top_via(const Via& via, const Source& from);
+void append_response_top_via(std::string& out, const Via& via, const Source& from);
 // Where a response to a request whose top Via is `via`, received from `from`, goes (§18.2.2,
 // RFC 3581 §4).
 [[nodiscard]] Destination response_destination(const Via& via, const Source& from);
 
 // The response header block copied from a request, except To: all Via lines (the top one
-// rewritten by response_top_via), then From, Call-ID, CSeq. Also returns the request's To value.
+// rewritten by response_top_via), then From, Call-ID, CSeq; and the request's To and Timestamp
+// values. One string, so a server transaction keeps it in one allocation.
 struct ResponseHead {
-    std::string vias;        // "Via: ...\r\n" lines
-    std::string rest;        // From, Call-ID, CSeq lines
-    std::string to;          // the To value, unfolded
-    std::string timestamp;   // the Timestamp value ("" when none), for 100 Trying (§8.2.6.1)
+    std::string text;  // the Via lines, the From, Call-ID, CSeq lines, the To value, the Timestamp value
+    std::uint32_t vias_end = 0, rest_end = 0, to_end = 0;
     bool to_has_tag = false;
+
+    [[nodiscard]] std::string_view vias() const noexcept { return std::string_view(text).substr(0, vias_end); }
+    [[nodiscard]] std::string_view rest() const noexcept {
+        return std::string_view(text).substr(vias_end, rest_end - vias_end);
+    }
+    // The To value, unfolded.
+    [[nodiscard]] std::string_view to() const noexcept { return std::string_view(text).substr(rest_end, to_end - rest_end); }
+    // The Timestamp value ("" when none), for 100 Trying (§8.2.6.1).
+    [[nodiscard]] std::string_view timestamp() const noexcept { return std::string_view(text).substr(to_end); }
 };
 [[nodiscard]] ResponseHead response_head(const Message& request, const Source& from);
 
@@ -52,13 +63,31 @@ struct ResponseHead {
                                                         std::string_view extra_header_line = {});
 
 // What a client transaction keeps of its request for the messages derived from it: the fields of
-// an OutgoingRequest without the other headers and the body.
-struct RequestFields {
-    std::string method{};
-    std::string request_uri{};
-    std::vector<std::string> routes{};
-    std::string from{}, to{}, call_id{};
+// an OutgoingRequest without the other headers and the body, in one string.
+class RequestFields {
+public:
     std::uint32_t cseq = 0;
+
+    [[nodiscard]] std::string_view method() const noexcept { return view(method_); }
+    [[nodiscard]] std::string_view request_uri() const noexcept { return view(request_uri_); }
+    [[nodiscard]] std::string_view from() const noexcept { return view(from_); }
+    [[nodiscard]] std::string_view to() const noexcept { return view(to_); }
+    [[nodiscard]] std::string_view call_id() const noexcept { return view(call_id_); }
+    [[nodiscard]] std::size_t route_count() const noexcept { return routes_.size(); }
+    [[nodiscard]] std::string_view route(std::size_t i) const noexcept { return view(routes_[i]); }
+
+private:
+    struct Span {
+        std::uint32_t at = 0, size = 0;
+    };
+    friend RequestFields fields_of(const OutgoingRequest& request);
+    friend RequestFields fields_of(const Message& request);
+    [[nodiscard]] std::string_view view(Span s) const noexcept { return std::string_view(storage_).substr(s.at, s.size); }
+    Span add(std::string_view v, bool unfolded = false);
+
+    std::string storage_;
+    Span method_, request_uri_, from_, to_, call_id_;
+    std::vector<Span> routes_;
 };
 // The fields of a request given as fields (its other headers and body are not kept).
 [[nodiscard]] RequestFields fields_of(const OutgoingRequest& request);
@@ -93,5 +122,7 @@ struct MalformedAnswer {
 
 // Lower-case copy (hosts in matching keys).
 [[nodiscard]] std::string lower(std::string_view s);
+// Appends a lower-case copy.
+void append_lower(std::string& out, std::string_view s);
 
 }  // namespace referkit::txn

@@ -94,34 +94,20 @@ referkit::UserAgentConfig ua_config(std::string aor, std::uint64_t seed) {
 }
 
 // A Stack on the simulator whose events go to `on_event` (no log: a run holds millions).
-class Node : public sim::SimNode {
+class Node : public sim::DrivenNode<referkit::Stack> {
 public:
     Node(sim::Network& net, Endpoint address, referkit::StackConfig config)
-        : SimNode(net, std::move(address)), stack_(std::move(config)) {
+        : DrivenNode(net, std::move(address), std::move(config)) {
         record_sent(false);  // a run sends millions of messages
-        stack_.on_local_address(referkit::Transport::udp, this->address(),
-                                this->address().host + ":" + std::to_string(this->address().port));
     }
-    referkit::Stack& stack() noexcept { return stack_; }
-    [[nodiscard]] const referkit::Stack& stack() const noexcept { return stack_; }
+    referkit::Stack& stack() noexcept { return core(); }
+    [[nodiscard]] const referkit::Stack& stack() const noexcept { return core(); }
 
 protected:
     virtual void on_event(const referkit::StackEvent& ev, Time now) = 0;
 
 private:
-    void receive(referkit::SharedBuffer bytes, const referkit::Source& from, Time now) override {
-        stack_.receive(std::move(bytes), from, now);
-    }
-    std::optional<referkit::Transmit> transmit() override { return stack_.poll_transmit(); }
-    std::optional<Time> core_deadline() const override { return stack_.next_deadline(); }
-    void timer(Time now) override { stack_.on_timer(now); }
-    bool take_event(Time now) override {
-        auto e = stack_.poll_event();
-        if (!e) return false;
-        on_event(*e, now);
-        return true;
-    }
-    referkit::Stack stack_;
+    void on_core_event(referkit::StackEvent& e, Time now) override { on_event(e, now); }
 };
 
 // Node A: a Stack with its defaults, transferring.

@@ -182,13 +182,19 @@ struct Rig {
     }
 
     void run(Duration d) { net.run_until(net.now() + d); }
-    SessionId call() {
+    // A INVITEs B and the network runs for `wait`; nullopt when the INVITE could not be sent.
+    std::optional<SessionId> dial(Duration wait) {
         InviteOptions invite;
         invite.target = "sip:bob@192.0.2.2:5060";
         auto s = a.stack().invite(invite, net.now());
         EXPECT_TRUE(s);
         a.pump(net.now());
-        run(std::chrono::seconds(2));
+        run(wait);
+        if (!s) return std::nullopt;
+        return *s;
+    }
+    SessionId call() {
+        auto s = dial(std::chrono::seconds(2));
         if (!s) return SessionId{};
         EXPECT_EQ(a.stack().session_state(*s), SessionState::confirmed);
         return *s;

@@ -213,12 +213,8 @@ TEST(ReferAgentAudit, AttendedTransferWithARingingConsultationCallIsRefused) {
         ringing_at_b = s->session;
         (void)node.stack().answer(s->session, AnswerOptions{.status = 180, .reason = {}, .headers = {}, .body = std::nullopt}, now);
     };
-    InviteOptions invite;
-    invite.target = "sip:bob@192.0.2.2:5060";
-    auto consult = r.stack().invite(invite, r.net.now());
+    auto consult = r.dial(1s);
     ASSERT_TRUE(consult);
-    r.a.pump(r.net.now());
-    r.run(1s);
     ASSERT_TRUE(ringing_at_b);
     ASSERT_EQ(r.stack().session_state(*consult), SessionState::proceeding);
     r.wire.clear();

@@ -1,8 +1,9 @@
 // A core attached to a sim::Network: the one test harness that drives any sans-I/O core the way
 // the runtime does (src/runtime/user_agent.cpp): an input, then every transmit onto the network,
 // then the core's events to the test, until both are empty. Scripted actions run at a virtual time.
-//   CoreNode   a bare TransactionLayer and a test-supplied transaction user
-//   StackNode  a Stack: its events are logged and handed to an optional handler
+//   DrivenNode<Core>  the wiring of a core it owns (a TransactionLayer or a Stack) to the network
+//   CoreNode          a bare TransactionLayer and a test-supplied transaction user
+//   StackNode         a Stack: its events are logged and handed to an optional handler
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -104,32 +105,58 @@ private:
     bool record_ = true;
 };
 
+// A SimNode driving a core it owns (`Core`: TransactionLayer or Stack): each event the core queues
+// goes to on_core_event. A Stack is told it listens on UDP at the node's address.
+template <class Core>
+class DrivenNode : public SimNode {
+public:
+    using Event = typename decltype(std::declval<Core&>().poll_event())::value_type;
+
+    template <class Config>
+    DrivenNode(Network& net, Endpoint address, Config config) : SimNode(net, std::move(address)), core_(std::move(config)) {
+        if constexpr (std::is_same_v<Core, Stack>)
+            core_.on_local_address(Transport::udp, this->address(),
+                                   this->address().host + ":" + std::to_string(this->address().port));
+    }
+
+protected:
+    Core& core() noexcept { return core_; }
+    [[nodiscard]] const Core& core() const noexcept { return core_; }
+    virtual void on_core_event(Event& e, Time now) = 0;
+
+private:
+    void receive(SharedBuffer bytes, const Source& from, Time now) override { core_.receive(std::move(bytes), from, now); }
+    std::optional<Transmit> transmit() override { return core_.poll_transmit(); }
+    std::optional<Time> core_deadline() const override { return core_.next_deadline(); }
+    void timer(Time now) override { core_.on_timer(now); }
+    bool take_event(Time now) override {
+        auto e = core_.poll_event();
+        if (!e) return false;
+        on_core_event(*e, now);
+        return true;
+    }
+
+    Core core_;
+};
+
 // A bare TransactionLayer: its events go to a test-supplied transaction user, which may call the
 // layer back.
-class CoreNode : public SimNode {
+class CoreNode : public DrivenNode<TransactionLayer> {
 public:
     using EventHandler = std::function<void(CoreNode&, TransactionEvent&, Time)>;
     CoreNode(Network& net, Endpoint address, TransactionOptions options, EventHandler on_event = {})
-        : SimNode(net, std::move(address)), layer_(std::move(options)), on_event_(std::move(on_event)) {}
+        : DrivenNode(net, std::move(address), std::move(options)), on_event_(std::move(on_event)) {}
 
-    TransactionLayer& layer() noexcept { return layer_; }
+    TransactionLayer& layer() noexcept { return core(); }
     void later(Time at, std::function<void(CoreNode&, Time)> f) {
         SimNode::later(at, [this, f = std::move(f)](Time now) { f(*this, now); });
     }
 
 private:
-    void receive(SharedBuffer bytes, const Source& from, Time now) override { layer_.receive(std::move(bytes), from, now); }
-    std::optional<Transmit> transmit() override { return layer_.poll_transmit(); }
-    std::optional<Time> core_deadline() const override { return layer_.next_deadline(); }
-    void timer(Time now) override { layer_.on_timer(now); }
-    bool take_event(Time now) override {
-        auto e = layer_.poll_event();
-        if (!e) return false;
-        if (on_event_) on_event_(*this, *e, now);
-        return true;
+    void on_core_event(TransactionEvent& e, Time now) override {
+        if (on_event_) on_event_(*this, e, now);
     }
 
-    TransactionLayer layer_;
     EventHandler on_event_;
 };
 
@@ -139,22 +166,18 @@ namespace referkit::test {
 
 // A Stack: every event is logged (events(), typed look-ups) and then handed to `on_event`, which
 // may give the stack commands.
-class StackNode : public sim::SimNode {
+class StackNode : public sim::DrivenNode<Stack> {
 public:
     using Handler = std::function<void(StackNode&, const StackEvent&, Time)>;
 
-    StackNode(sim::Network& net, Endpoint address, StackConfig config)
-        : SimNode(net, std::move(address)), stack_(std::move(config)) {
-        stack_.on_local_address(Transport::udp, this->address(),
-                                this->address().host + ":" + std::to_string(this->address().port));
-    }
+    StackNode(sim::Network& net, Endpoint address, StackConfig config) : DrivenNode(net, std::move(address), std::move(config)) {}
     // A user agent that leaves call transfer to the application (ReferConfig::handle_refer and
     // handle_replaces off): REFERs, refer NOTIFYs and INVITEs with Replaces reach its handler.
     StackNode(sim::Network& net, Endpoint address, UserAgentConfig config)
         : StackNode(net, std::move(address), app_handled(std::move(config))) {}
 
-    Stack& stack() noexcept { return stack_; }
-    [[nodiscard]] const Stack& stack() const noexcept { return stack_; }
+    Stack& stack() noexcept { return core(); }
+    [[nodiscard]] const Stack& stack() const noexcept { return core(); }
     void later(Time at, std::function<void(StackNode&, Time)> f) {
         SimNode::later(at, [this, f = std::move(f)](Time now) { f(*this, now); });
     }
@@ -215,19 +238,11 @@ private:
             if (const E* x = std::get_if<E>(&e); x != nullptr && x->kind == k && nth-- == 0) return x;
         return nullptr;
     }
-    void receive(SharedBuffer bytes, const Source& from, Time now) override { stack_.receive(std::move(bytes), from, now); }
-    std::optional<Transmit> transmit() override { return stack_.poll_transmit(); }
-    std::optional<Time> core_deadline() const override { return stack_.next_deadline(); }
-    void timer(Time now) override { stack_.on_timer(now); }
-    bool take_event(Time now) override {
-        auto e = stack_.poll_event();
-        if (!e) return false;
-        events_.push_back(*e);
-        if (on_event) on_event(*this, *e, now);  // its own copy: the handler may grow the log
-        return true;
+    void on_core_event(StackEvent& e, Time now) override {
+        events_.push_back(e);
+        if (on_event) on_event(*this, e, now);  // its own copy: the handler may grow the log
     }
 
-    Stack stack_;
     std::vector<StackEvent> events_;
 };
 

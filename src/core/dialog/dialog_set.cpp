@@ -2,7 +2,6 @@
 
 namespace referkit::stack {
 
-namespace {
 std::string dialog_key(std::string_view call_id, std::string_view local_tag, std::string_view remote_tag) {
     std::string k;
     k.reserve(call_id.size() + local_tag.size() + remote_tag.size() + 2);
@@ -11,7 +10,6 @@ std::string dialog_key(std::string_view call_id, std::string_view local_tag, std
     k.append(remote_tag);
     return k;
 }
-}  // namespace
 
 DialogEntry* DialogSet::find(DialogId id) {
     auto it = dialogs_.find(id);

@@ -14,6 +14,9 @@
 
 namespace referkit::stack {
 
+// The key of a dialog's identifiers (RFC 3261 §12): Call-ID, local tag, remote tag.
+[[nodiscard]] std::string dialog_key(std::string_view call_id, std::string_view local_tag, std::string_view remote_tag);
+
 struct DialogEntry {
     DialogId id{};
     Dialog dialog{};

@@ -9,17 +9,6 @@
 
 namespace referkit::stack {
 
-namespace {
-std::string dialog_key(std::string_view call_id, std::string_view local_tag, std::string_view remote_tag) {
-    std::string k;
-    k.reserve(call_id.size() + local_tag.size() + remote_tag.size() + 2);
-    k.append(call_id).push_back('\n');
-    k.append(local_tag).push_back('\n');
-    k.append(remote_tag);
-    return k;
-}
-}  // namespace
-
 bool Replacer::takes(const SessionEvent& e) const {
     return s_.config.refer.handle_replaces && e.message && e.message->count(HeaderId::replaces) > 0;
 }

@@ -77,16 +77,21 @@ std::expected<TransferId, ReferStartError> Transferor::refer_out_of_dialog(std::
                                                     .creates_dialog = true, .report_challenges = true},
                                  RequestOwner::transferor, now);
     if (!sent) return std::unexpected(refused(sent.error()));
+    // RFC 3261 §8.1.1.5: a new Call-ID starts at CSeq 1; the 2xx (or a NOTIFY) brings the dialog.
+    Transfer& t = open(*sent, std::move(options), now);
+    rearm(t);
+    return t.id;
+}
+
+Transferor::Transfer& Transferor::open(const SentRequest& sent, ReferOptions options, Time now) {
     const TransferId id{next_++};
     Transfer& t = transfers_[id];
     t.id = id;
     t.ctx = std::make_shared<ReferClientContext>(std::move(options));
-    t.request = sent->id;
-    requests_[sent->id] = Owned{.transfer = id};
-    // RFC 3261 §8.1.1.5: a new Call-ID starts at CSeq 1; the 2xx (or a NOTIFY) brings the dialog.
-    t.ctx->refer_sent(now, sent->cseq);
-    rearm(t);
-    return id;
+    t.request = sent.id;
+    requests_[sent.id] = Owned{.transfer = id};
+    t.ctx->refer_sent(now, sent.cseq);  // RFC 3515 §2.4.6: the subscription's id is the REFER's CSeq
+    return t;
 }
 
 std::expected<TransferId, ReferStartError> Transferor::start(SessionId session, std::string refer_to,
@@ -99,19 +104,13 @@ std::expected<TransferId, ReferStartError> Transferor::start(SessionId session, 
                                                          .content_type = {}, .body = {}, .report_challenges = true},
                                  RequestOwner::transferor, now);
     if (!sent) return std::unexpected(refused(sent.error()));
-    const TransferId id{next_++};
-    Transfer& t = transfers_[id];
-    t.id = id;
-    t.ctx = std::make_shared<ReferClientContext>(std::move(options));
-    t.request = sent->id;
+    Transfer& t = open(*sent, std::move(options), now);
     t.session = session;
     t.usage = s_.dialogs.use(dialog);  // RFC 5057: the subscription is a dialog usage
-    requests_[sent->id] = Owned{.transfer = id};
-    by_session_[session].push_back(id);
-    t.ctx->refer_sent(now, sent->cseq);  // RFC 3515 §2.4.6: the subscription's id is the REFER's CSeq
+    by_session_[session].push_back(t.id);
     carry(t, dialog);
     rearm(t);
-    return id;
+    return t.id;
 }
 
 Transferor::Transfer* Transferor::find_transfer(TransferId id) {

@@ -74,6 +74,8 @@ private:
     std::expected<TransferId, ReferStartError> start(SessionId session, std::string refer_to, ReferOptions options,
                                                      Time now);
     Transfer* find_transfer(TransferId id);
+    // A new transfer for the REFER just sent.
+    Transfer& open(const SentRequest& sent, ReferOptions options, Time now);
     void carry(Transfer& t, DialogId dialog);  // t's subscription now lives in `dialog` too
     void send_subscribe(Transfer& t, std::uint32_t expires, Time now);
     // Moves the context's events out (with `cause`, the message that caused them) and, when it

@@ -19,6 +19,9 @@ namespace referkit::stack {
 
 struct DialogEntry;
 
+// The message carries a session description (a body typed application/sdp, or untyped: §7.4.1).
+[[nodiscard]] bool sdp_body(const Message& m);
+
 // A 2xx we retransmit until its ACK (§13.3.1.4).
 struct Pending2xx {
     TransactionId tx{};

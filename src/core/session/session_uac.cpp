@@ -9,15 +9,6 @@
 
 namespace referkit::stack {
 
-namespace {
-bool sdp_body(const Message& m) {
-    if (m.body().empty()) return false;
-    if (m.find(HeaderId::content_type) == nullptr) return true;  // §7.4.1: default application/sdp
-    auto ct = m.content_type();
-    return ct && ct->is("application", "sdp");
-}
-}  // namespace
-
 void Sessions::on_invite_response(InviteSession& s, TransactionEvent& ev, const Message* m, Time now) {
     const int status = m != nullptr ? m->status() : (ev.kind == EventKind::timeout ? 408 : 503);
     if (status < 200) {

@@ -8,15 +8,6 @@
 
 namespace referkit::stack {
 
-namespace {
-bool sdp_body(const Message& m) {
-    if (m.body().empty()) return false;
-    if (m.find(HeaderId::content_type) == nullptr) return true;  // §7.4.1: default application/sdp
-    auto ct = m.content_type();
-    return ct && ct->is("application", "sdp");
-}
-}  // namespace
-
 SessionId Sessions::on_invite(TransactionEvent& ev, Time now) {
     const Message& m = *ev.message;
     if (sessions_.size() >= s_.config.ua.max_sessions || s_.dialogs.size() >= s_.config.ua.max_dialogs) {

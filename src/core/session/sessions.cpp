@@ -41,6 +41,13 @@ std::expected<std::string, int> Sessions::make_answer(InviteSession& s, std::str
     return *a;
 }
 
+bool sdp_body(const Message& m) {
+    if (m.body().empty()) return false;
+    if (m.find(HeaderId::content_type) == nullptr) return true;  // §7.4.1: default application/sdp
+    auto ct = m.content_type();
+    return ct && ct->is("application", "sdp");
+}
+
 bool Sessions::take_answer(InviteSession& s, std::string_view answer, MediaDirection& direction) {
     auto sdp = parse_sdp(answer);
     if (!sdp) return false;

@@ -7,15 +7,6 @@
 
 namespace referkit::txn {
 
-namespace {
-void append_port(std::string& k, std::uint16_t port) {
-    char buf[8];
-    auto r = std::to_chars(buf, buf + sizeof buf, port);
-    k.append(buf, r.ptr);
-}
-
-}  // namespace
-
 // §17.2.3 without the method: branch + sent-by; without the magic cookie, the RFC 2543 fields
 // including the To tag `to_tag` (the request's; for an ACK, the one to try, since the ACK's tag is
 // the response's and may differ from the INVITE's).
@@ -26,14 +17,14 @@ void server_base(std::string& k, const Message& m, std::string_view to_tag) {
         k.append("1|").append(v.branch).append("|");
         txn::append_lower(k, v.host);
         k.push_back(':');
-        append_port(k, v.port);
+        append_uint(k, v.port);
     } else {
         k.append("2|").append(m.request_uri().text).append("|").append(m.from().tag).append("|");
         k.append(m.call_id()).append("|");
         k.append(std::to_string(m.cseq().number)).append("|");
         txn::append_lower(k, v.host);
         k.push_back(':');
-        append_port(k, v.port);
+        append_uint(k, v.port);
         k.append("|").append(v.transport).append("|").append(v.branch).append("|").append(to_tag);
     }
 }

@@ -8,13 +8,14 @@
 #include "referkit/core/headers.hpp"
 
 namespace referkit::txn {
-namespace {
 
 void append_uint(std::string& out, std::uint64_t v) {
     char buf[24];
     auto r = std::to_chars(buf, buf + sizeof buf, v);
     out.append(buf, r.ptr);
 }
+
+namespace {
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

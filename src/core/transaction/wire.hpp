@@ -120,6 +120,8 @@ struct MalformedAnswer {
 // True when a start line begins with "SIP/" in any case (a response, never answered).
 [[nodiscard]] bool starts_with_sip_version(std::string_view start);
 
+// Appends the decimal digits of v.
+void append_uint(std::string& out, std::uint64_t v);
 // Lower-case copy (hosts in matching keys).
 [[nodiscard]] std::string lower(std::string_view s);
 // Appends a lower-case copy.

@@ -75,7 +75,7 @@ TEST_P(TransferApi, BlindTransferEndToEnd) {
     EXPECT_EQ(a.ua().transfers_live(), 1u);
 
     ASSERT_TRUE(run_until(io, [&] { return t->ended(); }));
-    // The seed's events in order: the REFER's 2xx, then each NOTIFY's specific event and `notify`.
+    // SIP.js's events in order: the REFER's 2xx, then each NOTIFY's specific event and `notify`.
     ASSERT_GE(rec.names.size(), 5u);
     EXPECT_EQ(rec.names.front(), "referRequestAccepted");
     EXPECT_EQ(rec.names.back(), "ended");
@@ -335,7 +335,7 @@ TEST_P(TransferApi, UnsubscribeEndsTheTransferEarly) {
 }
 
 // Finding 8: session.refer("carol") with default options completes the bare name with the AOR's
-// domain (ReferAgentConfig::default_domain left empty).
+// domain (UserAgentOptions::refer.default_domain left empty).
 TEST_P(TransferApi, BareUserNameTakesTheAorsDomain) {
     UserAgentOptions bo;
     bo.refer.refer_policy = [](const ReferServerContext&) {
@@ -385,7 +385,7 @@ TEST_P(TransferApi, RequireReplacesIsUnderstoodByDefault) {
     EXPECT_TRUE(run_until(io, [&] { return !ac.state().has_value(); }));
 }
 
-// SPEC: 489 only for a different event package. A UserAgent takes `refer` (its ReferAgent's) and
+// R24: 489 only for a different event package. A UserAgent takes `refer` (its Stack's) and
 // the packages the application lists in core.event_packages; a NOTIFY of any other package in a
 // call is answered 489 with Allow-Events, and the call goes on.
 TEST_P(TransferApi, UnlistedEventPackageGets489ListedOneReachesTheApplication) {
@@ -496,7 +496,7 @@ TEST(TransferApiNames, SeedNamesAndAlias) {
     EXPECT_EQ(to_string(TransferErrc::already_sent), "already_sent");
 }
 
-// The delivery contract (SPEC-REFER, driven.hpp): when referAccepted reaches the handler, the 200
+// The delivery contract (docs/transfer-rules.md R8, driven.hpp): when referAccepted reaches the handler, the 200
 // to that NOTIFY and the BYE that follows it have already been handed to the transport. UDP sends
 // synchronously, so stopping A inside the handler cannot lose them: B sees its final NOTIFY
 // answered 2xx and A's BYE.

@@ -28,7 +28,7 @@ inline bool run_until(boost::asio::io_context& io, const std::function<bool()>& 
     return true;
 }
 
-// What a party does with an incoming call (that the ReferAgent did not take).
+// What a party does with an incoming call (that the Stack did not take).
 enum class Answer { ok, busy, ring_only, none };
 
 // One user agent listening on 127.0.0.1:0 over `transport`, recording what reaches the application.

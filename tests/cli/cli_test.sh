@@ -68,7 +68,7 @@ check "transfer blind between targets: 0"    0 'outcome: accepted' -- timeout 20
 check "transfer attended between targets: 0" 0 '"outcome":"accepted"' -- timeout 20 "$bin" transfer "$bob" --attended "$carol" --timeout 10 --json
 check "refer out of dialog: 0"               0 'outcome: accepted' -- timeout 20 "$bin" refer "$bob" --refer-to "$carol" --timeout 10
 check "policy reject: 1"                     1 '603'               -- timeout 20 "$bin" transfer "$rej" --to "$carol" --timeout 10
-# SPEC: a failed transfer leaves the call usable, but the command always ends the call it placed.
+# docs/transfer-rules.md R30: a failed transfer leaves the call usable, but the command always ends the call it placed.
 check "reject: the call is hung up (BYE)"    1 '^BYE sip:rej@'      -- timeout 20 "$bin" transfer "$rej" --to "$carol" --timeout 10 --trace
 check "accepted: BYE after the final NOTIFY's 200" 0 '' -- sh -c "timeout 20 \"$bin\" transfer \"$bob\" --to \"$carol\" --timeout 10 --trace >\"$tmp/acc.out\" 2>&1 && awk '/^NOTIFY sip:/{n=NR} /^BYE sip:bob@/{b=NR} END{exit !(n && b && b > n)}' \"$tmp/acc.out\""
 

@@ -1,4 +1,4 @@
-// The REFER client context state machine on the virtual clock (SPEC-REFER "Responses to the REFER",
+// The REFER client context state machine on the virtual clock (docs/transfer-rules.md R17-R22,
 // "NOTIFYs", "After the transfer"), fed with NOTIFYs classified by classify_refer_notify.
 #include <gtest/gtest.h>
 
@@ -426,12 +426,12 @@ TEST_F(ReferClient, ProgressAfterFinalIsNotRaised) {
 }
 
 TEST(ReferEventNames, SeedNames) {
-    EXPECT_EQ(seed_name(K::refer_request_accepted), "referRequestAccepted");
-    EXPECT_EQ(seed_name(K::refer_request_rejected), "referRequestRejected");
-    EXPECT_EQ(seed_name(K::refer_progress), "referProgress");
-    EXPECT_EQ(seed_name(K::refer_accepted), "referAccepted");
-    EXPECT_EQ(seed_name(K::refer_rejected), "referRejected");
-    EXPECT_EQ(seed_name(K::notify), "notify");
+    EXPECT_EQ(sipjs_name(K::refer_request_accepted), "referRequestAccepted");
+    EXPECT_EQ(sipjs_name(K::refer_request_rejected), "referRequestRejected");
+    EXPECT_EQ(sipjs_name(K::refer_progress), "referProgress");
+    EXPECT_EQ(sipjs_name(K::refer_accepted), "referAccepted");
+    EXPECT_EQ(sipjs_name(K::refer_rejected), "referRejected");
+    EXPECT_EQ(sipjs_name(K::notify), "notify");
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// NOTIFY classification for REFER subscriptions (SPEC-REFER "NOTIFYs").
+// NOTIFY classification for REFER subscriptions (docs/transfer-rules.md R23-R27).
 #include <gtest/gtest.h>
 
 #include <array>

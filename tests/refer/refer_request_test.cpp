@@ -1,4 +1,4 @@
-// Headers of an outgoing REFER (SPEC-REFER "Headers", "Refer-Sub: false", Target-Dialog).
+// Headers of an outgoing REFER (docs/transfer-rules.md R15, R16; Target-Dialog R12).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -54,7 +54,7 @@ TEST(ReferRequest, ExtraHeadersEachOnceAndReplaceDefaults) {
     EXPECT_EQ(value(*h, "r"), "<sip:other@example.org>");
     EXPECT_EQ(count(*h, "Supported"), 1u);
     EXPECT_EQ(value(*h, "Supported"), "replaces");
-    // SPEC: every user header exactly once — two of one name both go out, in order.
+    // R1, R15: every user header exactly once — two of one name both go out, in order.
     EXPECT_EQ(count(*h, "X-Foo"), 2u);
     std::vector<std::string> foo;
     for (const auto& [n, v] : *h)
@@ -100,7 +100,7 @@ TEST(ReferRequest, TargetDialogFromRecipientsPointOfView) {
 }
 
 
-// SPEC "Headers: Allow": the REFER's Allow is the UA core's (same rule, same order), by default that
+// R15 (Allow): the REFER's Allow is the UA core's (same rule, same order), by default that
 // of a default UserAgentConfig; a caller passes the Allow of its own configuration.
 TEST(ReferRequest, AllowIsTheUaCoresAllow) {
     EXPECT_EQ(allow_value(UserAgentConfig{}.app_methods), "INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, INFO, REFER, NOTIFY, SUBSCRIBE");

@@ -1,4 +1,4 @@
-// Refer-To building and reading (SPEC-REFER "Refer-To always in name-addr form", "Attended transfer").
+// Refer-To building and reading (docs/transfer-rules.md R13, R14).
 #include <gtest/gtest.h>
 
 #include "referkit/core/headers.hpp"

@@ -1,4 +1,4 @@
-// The transferor against a scripted peer (refer_helpers.hpp, Rig): the rules of SPEC-REFER
+// The transferor against a scripted peer (refer_helpers.hpp, Rig): the rules of docs/transfer-rules.md
 // checked on the wire — the REFER's fields in and out of a dialog, a NOTIFY before the 2xx,
 // refused NOTIFYs, retransmission timers, refusal in a ringing call, the unsubscribing SUBSCRIBE.
 #include <gtest/gtest.h>
@@ -32,7 +32,7 @@ std::string header_value(const Message& m, HeaderId id) {
     return f ? std::string(f->value) : std::string("<absent>");
 }
 
-// SPEC "Sending the REFER / In dialog": Call-ID and tags of the dialog, Request-URI = the remote
+// R11: Call-ID and tags of the dialog, Request-URI = the remote
 // target (B's Contact), Route = the route set (RFC 3261 §12.1.2: Record-Route of the 2xx, reversed),
 // CSeq = the dialog's next, exactly one Contact; Allow = the Allow of the UA's INVITE.
 TEST(SpecRules, InDialogReferCarriesTheDialogsFields) {
@@ -87,7 +87,7 @@ TEST(SpecRules, InDialogReferCarriesTheDialogsFields) {
     EXPECT_EQ(r.kinds(), (std::vector<K>{K::refer_request_rejected, K::ended}));
 }
 
-// SPEC "Out of dialog": a new Call-ID and From tag per REFER, no To tag, CSeq 1, one Contact, the
+// R12: a new Call-ID and From tag per REFER, no To tag, CSeq 1, one Contact, the
 // UA's Allow.
 TEST(SpecRules, OutOfDialogReferStartsAFreshDialog) {
     Rig r;
@@ -112,7 +112,7 @@ TEST(SpecRules, OutOfDialogReferStartsAFreshDialog) {
     EXPECT_NE(refers[0].from().tag, refers[1].from().tag);
 }
 
-// SPEC "A NOTIFY may arrive before the 2xx": out of dialog, B's 202 is lost on the way (the link
+// R27: out of dialog, B's 202 is lost on the way (the link
 // drops it), B's NOTIFY arrives first and is answered 200; the retransmitted REFER draws the 202
 // again from B's server transaction and referRequestAccepted is raised once, after the NOTIFY's events.
 TEST(SpecRules, OutOfDialogNotifyBeatingThe2xxIsMatched) {
@@ -146,7 +146,7 @@ TEST(SpecRules, OutOfDialogNotifyBeatingThe2xxIsMatched) {
     EXPECT_EQ(r.stack().counts().transfers, 0u);
 }
 
-// SPEC "Answer first, then raise events": through the stack and checked on the wire. A wrong
+// R24: through the stack and checked on the wire. A wrong
 // Content-Type gets 415 with Accept: message/sipfrag; another event package in the dialog is the
 // application's; an unknown id gets 481; a garbled sipfrag 400. None raises a transfer event; the
 // transfer then completes normally.
@@ -194,7 +194,7 @@ TEST(SpecRules, RefusedNotifiesAreAnsweredOnTheWireAndRaiseNothing) {
     EXPECT_EQ(r.stack().counts().transfers, 0u);
 }
 
-// SPEC "Timers ... all configurable" + "retransmitted at 0, T1, 3 T1, ...": with T1 = 100 ms and
+// Timers configurable, R22 (retransmitted at 0, T1, 3 T1, ...): with T1 = 100 ms and
 // T2 = 400 ms, an unanswered REFER over UDP leaves A at 0, 100, 300, 700, 1100, 1500 ... ms (Timer E
 // doubling, capped at T2, RFC 3261 §17.1.2.2) until Timer F = 64 T1 = 6.4 s, then referRequestRejected 408
 // and the context ends failed/refer_timeout.
@@ -228,7 +228,7 @@ TEST(SpecRules, ReferRetransmissionFollowsConfiguredT1T2) {
     EXPECT_EQ(r.stack().session_state(ab), SessionState::confirmed);  // default policy: a 408 keeps the call
 }
 
-// SPEC "In dialog ... Refused with a clear error (nothing sent) unless the session is confirmed":
+// R11 (refused with a clear error, nothing sent, unless the session is confirmed):
 // a blind REFER in a call that is still ringing is not_confirmed, and no REFER reaches the wire.
 TEST(SpecRules, InDialogReferInARingingCallIsRefusedAndNothingIsSent) {
     Rig r;
@@ -238,12 +238,8 @@ TEST(SpecRules, InDialogReferInARingingCallIsRefusedAndNothingIsSent) {
         else if (const auto* ev = std::get_if<RequestEvent>(&event))
             (void)node.stack().respond(ev->incoming, Rig::status(200), now);
     };
-    InviteOptions invite;
-    invite.target = "sip:bob@192.0.2.2:5060";
-    auto ringing = r.stack().invite(invite, r.net.now());
+    auto ringing = r.dial(1s);
     ASSERT_TRUE(ringing);
-    r.a.pump(r.net.now());
-    r.run(1s);
     ASSERT_EQ(r.stack().session_state(*ringing), SessionState::proceeding);
     auto h = r.stack().refer(*ringing, "sip:carol@192.0.2.3", ReferOptions{}, r.net.now());
     ASSERT_FALSE(h);
@@ -256,7 +252,7 @@ TEST(SpecRules, InDialogReferInARingingCallIsRefusedAndNothingIsSent) {
     EXPECT_TRUE(r.a_events().empty());
 }
 
-// SPEC "Subscription-State ... explicit unsubscribe" (RFC 6665 §4.1.2.3, RFC 3515 §2.4.6): the
+// R26 (explicit unsubscribe) (RFC 6665 §4.1.2.3, RFC 3515 §2.4.6): the
 // unsubscribing SUBSCRIBE goes in the REFER's dialog with Event: refer;id=<the REFER's CSeq> and
 // Expires: 0, after the REFER in CSeq order.
 TEST(SpecRules, UnsubscribeIsASubscribeWithExpiresZeroAndTheRefersId) {

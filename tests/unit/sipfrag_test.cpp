@@ -1,5 +1,5 @@
 // message/sipfrag bodies (RFC 3420) as a REFER's NOTIFY carries them (RFC 3515 §2.4.5), parsed
-// with the tolerance SPEC-REFER.md asks for.
+// with the tolerance of docs/transfer-rules.md R25.
 #include <gtest/gtest.h>
 
 #include <string>

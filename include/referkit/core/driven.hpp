@@ -1,5 +1,5 @@
-// The surface a runtime drives: any sans-I/O core (a bare TransactionLayer adapter in transport
-// tests, the UserAgentCore in applications) is fed bytes, transport failures and time through it,
+// The surface a runtime drives: any sans-I/O core (the Stack in applications, a bare
+// TransactionLayer adapter in transport tests) is fed bytes, transport failures and time through it,
 // and hands back what to send and when to be called again. The runtime never sees SIP logic.
 //
 // The order of one step, kept by every runtime (docs/ARCHITECTURE.md):

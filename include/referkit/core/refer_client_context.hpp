@@ -55,7 +55,7 @@ enum class ReferEventKind : std::uint8_t {
     ended,                   // terminal: outcome() and cause() are final
 };
 // SIP.js's event names ("referRequestAccepted" ...); "ended" for the terminal event.
-[[nodiscard]] std::string_view seed_name(ReferEventKind kind) noexcept;
+[[nodiscard]] std::string_view sipjs_name(ReferEventKind kind) noexcept;
 
 enum class ReferOutcome : std::uint8_t {
     pending,   // not ended

@@ -114,7 +114,7 @@ struct TransferEvent : ReferEvent {
     TransferId transfer{};
     std::optional<Message> message{};
     // The SIP.js name ("referRequestAccepted" ... "notify"), or "ended".
-    [[nodiscard]] std::string_view name() const noexcept { return seed_name(kind); }
+    [[nodiscard]] std::string_view name() const noexcept { return sipjs_name(kind); }
 };
 
 // Every response to a transfer's REFER (1xx-6xx, a 401/407 answered with credentials, the

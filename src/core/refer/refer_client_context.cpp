@@ -3,7 +3,7 @@
 
 namespace referkit {
 
-std::string_view seed_name(ReferEventKind kind) noexcept {
+std::string_view sipjs_name(ReferEventKind kind) noexcept {
     switch (kind) {
         case ReferEventKind::refer_request_accepted: return "referRequestAccepted";
         case ReferEventKind::refer_request_rejected: return "referRequestRejected";

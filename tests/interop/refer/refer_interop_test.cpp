@@ -367,7 +367,7 @@ TEST_P(ReferBaresip, TransfersToSippTarget) {
 #ifdef REFERKIT_CLI
 // The same transfer driven by the command a person would type:
 //   referkit transfer BARESIP_URI --to SIPP_URI --transport T --json
-// Its exit code (0: the transfer succeeded) and the JSON lines it prints (the seed's event names;
+// Its exit code (0: the transfer succeeded) and the JSON lines it prints (SIP.js's event names;
 // the last line states the outcome) are what a script relies on.
 TEST_P(ReferBaresip, CommandTransfersToSippTarget) {
     const Transport t = GetParam();

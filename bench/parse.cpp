@@ -393,7 +393,7 @@ void print_summary(std::FILE* out, const RecordingReporter& rec) {
         }
     }
 
-    std::fprintf(out, "targets (issue), mix:\n");
+    std::fprintf(out, "targets, mix:\n");
     const struct { const char* kind; double target; } targets[] = {{"parse", 3.6}, {"print", 4.0}};
     for (const auto& t : targets) {
         const double ours = rate(std::string("BM_") + t.kind + "/referkit");

@@ -43,25 +43,17 @@ class TransferApi : public testing::TestWithParam<Transport> {
 protected:
     boost::asio::io_context io;
 
-    void start(Party& p) { ASSERT_TRUE(p.start().has_value()); }
-
-    // A calls `callee` and waits until the call is confirmed on A's side.
-    Session call(Party& caller, Party& callee) {
-        auto s = caller.ua().invite(InviteOptions{.target = callee.uri(), .headers = {}, .body = std::nullopt,
-                                                  .content_type = "application/sdp"});
-        EXPECT_TRUE(s.has_value());
-        if (!s) return {};
-        EXPECT_TRUE(run_until(io, [&] { return s->state() == SessionState::confirmed; }));
-        return *s;
+    // Starts each of `parties` (a fatal failure for each that does not start).
+    template <class... P>
+    void start(P&... parties) {
+        ([&] { ASSERT_TRUE(parties.start().has_value()); }(), ...);
     }
 };
 
 TEST_P(TransferApi, BlindTransferEndToEnd) {
     Party a(io, "alice", GetParam()), b(io, "bob", GetParam()), c(io, "carol", GetParam());
-    start(a);
-    start(b);
-    start(c);
-    Session ab = call(a, b);
+    start(a, b, c);
+    Session ab = call(io, a, b);
     ASSERT_TRUE(ab.id());
 
     Recorder rec;
@@ -127,10 +119,8 @@ TEST_P(TransferApi, BlindTransferEndToEnd) {
 
 TEST_P(TransferApi, TargetRejectsTransfer) {
     Party a(io, "alice", GetParam()), b(io, "bob", GetParam()), c(io, "carol", GetParam(), Answer::busy);
-    start(a);
-    start(b);
-    start(c);
-    Session ab = call(a, b);
+    start(a, b, c);
+    Session ab = call(io, a, b);
     Recorder rec;
     auto t = ab.refer(c.uri(), TransferOptions{.handlers = rec.handlers()});
     ASSERT_TRUE(t.has_value());
@@ -149,9 +139,7 @@ TEST_P(TransferApi, TargetRejectsTransfer) {
 
 TEST_P(TransferApi, OutOfDialogRefer) {
     Party a(io, "alice", GetParam()), b(io, "bob", GetParam()), c(io, "carol", GetParam());
-    start(a);
-    start(b);
-    start(c);
+    start(a, b, c);
     Recorder rec;
     Transfer t(a.ua(), OutOfDialog{.recipient = b.uri()}, c.uri(), TransferOptions{.handlers = rec.handlers()});
     EXPECT_EQ(t.state(), ReferState::idle);
@@ -173,10 +161,8 @@ TEST_P(TransferApi, OutOfDialogRefer) {
 
 TEST_P(TransferApi, ThrowingHandlersChangeNothingOnTheWire) {
     Party a(io, "alice", GetParam()), b(io, "bob", GetParam()), c(io, "carol", GetParam());
-    start(a);
-    start(b);
-    start(c);
-    Session ab = call(a, b);
+    start(a, b, c);
+    Session ab = call(io, a, b);
     std::vector<std::string> names;
     TransferHandlers h;
     h.on_refer_request_accepted = [](Transfer&, const TransferEvent&) { throw std::runtime_error("boom"); };
@@ -206,10 +192,8 @@ TEST_P(TransferApi, ThrowingHandlersChangeNothingOnTheWire) {
 
 TEST_P(TransferApi, StopMidTransferEndsWithShutDown) {
     Party a(io, "alice", GetParam()), b(io, "bob", GetParam()), c(io, "carol", GetParam(), Answer::ring_only);
-    start(a);
-    start(b);
-    start(c);
-    Session ab = call(a, b);
+    start(a, b, c);
+    Session ab = call(io, a, b);
     Recorder rec;
     auto t = ab.refer(c.uri(), TransferOptions{.handlers = rec.handlers()});
     ASSERT_TRUE(t.has_value());
@@ -230,14 +214,13 @@ TEST_P(TransferApi, StopMidTransferEndsWithShutDown) {
 
 TEST_P(TransferApi, DestructionMidTransferEndsWithShutDownAndHandleOutlivesUa) {
     Party b(io, "bob", GetParam()), c(io, "carol", GetParam(), Answer::ring_only);
-    start(b);
-    start(c);
+    start(b, c);
     std::optional<Transfer> t;
     Recorder rec;
     {
         Party a(io, "alice", GetParam());
         start(a);
-        Session ab = call(a, b);
+        Session ab = call(io, a, b);
         auto r = ab.refer(c.uri(), TransferOptions{.handlers = rec.handlers()});
         ASSERT_TRUE(r.has_value());
         t = *r;
@@ -253,8 +236,7 @@ TEST_P(TransferApi, DestructionMidTransferEndsWithShutDownAndHandleOutlivesUa) {
 
 TEST_P(TransferApi, InvalidTargetAndUnconfirmedSessionAreSynchronousErrors) {
     Party a(io, "alice", GetParam()), b(io, "bob", GetParam(), Answer::ring_only);
-    start(a);
-    start(b);
+    start(a, b);
     auto s = a.ua().invite(InviteOptions{.target = b.uri(), .headers = {}, .body = std::nullopt,
                                          .content_type = "application/sdp"});
     ASSERT_TRUE(s.has_value());
@@ -281,10 +263,8 @@ TEST_P(TransferApi, InvalidTargetAndUnconfirmedSessionAreSynchronousErrors) {
 
 TEST_P(TransferApi, ParsedUriTarget) {
     Party a(io, "alice", GetParam()), b(io, "bob", GetParam()), c(io, "carol", GetParam());
-    start(a);
-    start(b);
-    start(c);
-    Session ab = call(a, b);
+    start(a, b, c);
+    Session ab = call(io, a, b);
     const std::string text = c.uri();
     auto uri = parse_uri(text, UriContext::name_addr);
     ASSERT_TRUE(uri.has_value());
@@ -300,10 +280,8 @@ TEST_P(TransferApi, ThrowingReferPolicyFallsBackToDefault) {
     UserAgentOptions bo;
     bo.refer.refer_policy = [](const ReferServerContext&) -> ReferDecision { throw std::runtime_error("policy boom"); };
     Party a(io, "alice", GetParam()), b(io, "bob", GetParam(), Answer::ok, std::move(bo)), c(io, "carol", GetParam());
-    start(a);
-    start(b);
-    start(c);
-    Session ab = call(a, b);
+    start(a, b, c);
+    Session ab = call(io, a, b);
     auto t = ab.refer(c.uri());
     ASSERT_TRUE(t.has_value());
     ASSERT_TRUE(run_until(io, [&] { return t->ended(); }));
@@ -317,10 +295,8 @@ TEST_P(TransferApi, ThrowingReferPolicyFallsBackToDefault) {
 
 TEST_P(TransferApi, UnsubscribeEndsTheTransferEarly) {
     Party a(io, "alice", GetParam()), b(io, "bob", GetParam()), c(io, "carol", GetParam(), Answer::ring_only);
-    start(a);
-    start(b);
-    start(c);
-    Session ab = call(a, b);
+    start(a, b, c);
+    Session ab = call(io, a, b);
     Recorder rec;
     auto t = ab.refer(c.uri(), TransferOptions{.handlers = rec.handlers()});
     ASSERT_TRUE(t.has_value());
@@ -342,9 +318,8 @@ TEST_P(TransferApi, BareUserNameTakesTheAorsDomain) {
         return ReferDecision{.verdict = ReferVerdict::reject, .status = 603, .reason = {}};  // nothing is placed
     };
     Party a(io, "alice", GetParam()), b(io, "bob", GetParam(), Answer::ok, std::move(bo));
-    start(a);
-    start(b);
-    Session ab = call(a, b);
+    start(a, b);
+    Session ab = call(io, a, b);
     ASSERT_TRUE(ab.id());
     auto t = ab.refer("carol");
     ASSERT_TRUE(t.has_value()) << to_string(t.error().code) << " " << t.error().detail;
@@ -364,10 +339,8 @@ INSTANTIATE_TEST_SUITE_P(Transports, TransferApi, testing::Values(Transport::udp
 // A default-configured UserAgent implements Replaces and must say so: replace the call, not 420.
 TEST_P(TransferApi, RequireReplacesIsUnderstoodByDefault) {
     Party a(io, "alice", GetParam()), b(io, "bob", GetParam()), c(io, "carol", GetParam());
-    start(a);
-    start(b);
-    start(c);
-    Session ac = call(a, c);
+    start(a, b, c);
+    Session ac = call(io, a, c);
     auto info = ac.dialog();
     ASSERT_TRUE(info.has_value());
     // Replaces names the call at carol: to-tag is carol's tag, from-tag alice's (RFC 3891 §3).
@@ -392,9 +365,8 @@ TEST_P(TransferApi, UnlistedEventPackageGets489ListedOneReachesTheApplication) {
     UserAgentOptions bo;
     bo.core.event_packages = {"dialog"};
     Party a(io, "alice", GetParam()), b(io, "bob", GetParam(), Answer::ok, std::move(bo));
-    start(a);
-    start(b);
-    Session ab = call(a, b);
+    start(a, b);
+    Session ab = call(io, a, b);
     auto d = a.ua().stack().session_dialog(ab.id());
     ASSERT_TRUE(d.has_value());
     for (const char* package : {"presence", "dialog"}) {

@@ -13,15 +13,6 @@
 namespace referkit::apitest {
 namespace {
 
-Session call(boost::asio::io_context& io, Party& caller, Party& callee) {
-    auto s = caller.ua().invite(InviteOptions{.target = callee.uri(), .headers = {}, .body = std::nullopt,
-                                              .content_type = "application/sdp"});
-    EXPECT_TRUE(s.has_value());
-    if (!s) return {};
-    EXPECT_TRUE(run_until(io, [&] { return s->state() == SessionState::confirmed; }));
-    return *s;
-}
-
 bool contains(const std::vector<std::string>& lines, std::string_view text) {
     return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(text) != std::string::npos; });
 }

@@ -1,6 +1,8 @@
 // Test support for tests/api: user agents on loopback (ports 0) in one io_context, driven until a
-// condition holds or a bound passes (never a sleep).
+// condition holds or a bound passes (never a sleep: run_until of tests/support/io_wait.hpp).
 #pragma once
+#include <gtest/gtest.h>
+
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
@@ -9,24 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "io_wait.hpp"
 #include "referkit/transfer.hpp"
 #include "referkit/user_agent.hpp"
 
 namespace referkit::apitest {
 
 using namespace std::chrono_literals;
-
-// Runs `io` until pred() holds; false when `bound` passed first.
-inline bool run_until(boost::asio::io_context& io, const std::function<bool()>& pred,
-                      std::chrono::milliseconds bound = std::chrono::seconds(10)) {
-    const auto deadline = std::chrono::steady_clock::now() + bound;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        io.run_for(std::chrono::milliseconds(5));
-        if (io.stopped()) io.restart();
-    }
-    return true;
-}
+using test::run_until;
 
 // What a party does with an incoming call (that the Stack did not take).
 enum class Answer { ok, busy, ring_only, none };
@@ -102,5 +94,15 @@ private:
     SessionId last_incoming_{};
     UserAgent ua_;
 };
+
+// `caller` calls `callee` (default offer) and waits until the call is confirmed on the caller's side.
+inline Session call(boost::asio::io_context& io, Party& caller, Party& callee) {
+    auto s = caller.ua().invite(InviteOptions{.target = callee.uri(), .headers = {}, .body = std::nullopt,
+                                              .content_type = "application/sdp"});
+    EXPECT_TRUE(s.has_value());
+    if (!s) return {};
+    EXPECT_TRUE(run_until(io, [&] { return s->state() == SessionState::confirmed; }));
+    return *s;
+}
 
 }  // namespace referkit::apitest

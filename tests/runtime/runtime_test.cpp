@@ -22,6 +22,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "io_wait.hpp"
 #include "referkit/runtime/engine.hpp"
 #include "test_core.hpp"
 
@@ -32,18 +33,8 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using udp = asio::ip::udp;
 using namespace std::chrono_literals;
+using test::run_until;
 using test::TestCore;
-
-// Runs io until pred() holds or `bound` passes; returns pred().
-bool run_until(asio::io_context& io, const std::function<bool()>& pred, std::chrono::milliseconds bound = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + bound;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        io.restart();
-        io.run_one_for(20ms);
-    }
-    return true;
-}
 
 bool ipv6_loopback_available() {
     asio::io_context io;
@@ -285,13 +276,21 @@ struct RawTcp {
             done = true;
         });
     }
+    // run(), then drives `io` until the peer is done (bounded by run_until) and joins its thread;
+    // false when the bound passed first.
+    bool exchange(asio::io_context& io, Endpoint to, std::string bytes, std::function<bool(const std::string&)> enough) {
+        run(std::move(to), std::move(bytes), std::move(enough));
+        const bool finished = run_until(io, [&] { return done.load(); });
+        thread.join();
+        return finished;
+    }
     ~RawTcp() {
         if (thread.joinable()) thread.join();
     }
 };
 
-EngineOptions tcp_server_options() {
-    EngineOptions o;
+// `o` (its other settings) listening on TCP 127.0.0.1:0.
+EngineOptions tcp_server_options(EngineOptions o = {}) {
     o.listen = {ListenSpec{.transport = Transport::tcp, .local = {"127.0.0.1", 0}, .ws_path = "/"}};
     return o;
 }
@@ -302,9 +301,7 @@ TEST(Runtime, KeepAlivePingIsAnsweredWithPong) {
     ASSERT_TRUE(server.engine->start());
     RawTcp peer;
     // RFC 5626 §3.5.1: double CRLF ping, single CRLF pong.
-    peer.run(server.local(Transport::tcp), "\r\n\r\n", [](const std::string& r) { return r.size() >= 2; });
-    ASSERT_TRUE(run_until(io, [&] { return peer.done.load(); }));
-    peer.thread.join();
+    ASSERT_TRUE(peer.exchange(io, server.local(Transport::tcp), "\r\n\r\n", [](const std::string& r) { return r.size() >= 2; }));
     EXPECT_EQ(peer.received, "\r\n");
     EXPECT_EQ(server.engine->counters().pings_answered, 1u);
     EXPECT_TRUE(server.core.requests.empty());
@@ -333,14 +330,10 @@ std::string request_with_padding(std::size_t pad) {
 
 TEST(Runtime, OversizedStreamMessageIsAnswered513ThenClosed) {
     asio::io_context io;
-    EngineOptions o = tcp_server_options();
-    o.limits.max_message_size = 2000;
-    Node server(io, o);
+    Node server(io, tcp_server_options({.limits = {.max_message_size = 2000}}));
     ASSERT_TRUE(server.engine->start());
     RawTcp peer;
-    peer.run(server.local(Transport::tcp), request_with_padding(3000), [](const std::string&) { return false; });
-    ASSERT_TRUE(run_until(io, [&] { return peer.done.load(); }));
-    peer.thread.join();
+    ASSERT_TRUE(peer.exchange(io, server.local(Transport::tcp), request_with_padding(3000), [](const std::string&) { return false; }));
     EXPECT_TRUE(peer.received.starts_with("SIP/2.0 513 ")) << peer.received;
     EXPECT_NE(peer.received.find("Call-ID: big1@test"), std::string::npos);
     EXPECT_TRUE(peer.closed_by_peer);
@@ -351,16 +344,12 @@ TEST(Runtime, OversizedStreamMessageIsAnswered513ThenClosed) {
 
 TEST(Runtime, SlowSenderIsTimedOut) {
     asio::io_context io;
-    EngineOptions o = tcp_server_options();
-    o.incomplete_message_timeout = 200ms;
-    Node server(io, o);
+    Node server(io, tcp_server_options({.incomplete_message_timeout = 200ms}));
     ASSERT_TRUE(server.engine->start());
     RawTcp peer;
     const auto started = std::chrono::steady_clock::now();
-    peer.run(server.local(Transport::tcp), "OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP",
-             [](const std::string&) { return false; });
-    ASSERT_TRUE(run_until(io, [&] { return peer.done.load(); }));
-    peer.thread.join();
+    ASSERT_TRUE(peer.exchange(io, server.local(Transport::tcp), "OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP",
+                              [](const std::string&) { return false; }));
     EXPECT_TRUE(peer.closed_by_peer);
     EXPECT_TRUE(peer.received.empty());
     EXPECT_GE(std::chrono::steady_clock::now() - started, 200ms);
@@ -374,13 +363,11 @@ TEST(Runtime, MissingContentLengthIsAnswered400ThenClosed) {
     ASSERT_TRUE(server.engine->start());
     RawTcp peer;
     // RFC 3261 §18.3: Content-Length is mandatory on streams.
-    peer.run(server.local(Transport::tcp),
-             "OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bKnocl\r\n"
-             "Max-Forwards: 70\r\nFrom: <sip:a@example.com>;tag=f1\r\nTo: <sip:bob@example.com>\r\n"
-             "Call-ID: nocl@test\r\nCSeq: 1 OPTIONS\r\n\r\n",
-             [](const std::string&) { return false; });
-    ASSERT_TRUE(run_until(io, [&] { return peer.done.load(); }));
-    peer.thread.join();
+    ASSERT_TRUE(peer.exchange(io, server.local(Transport::tcp),
+                              "OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bKnocl\r\n"
+                              "Max-Forwards: 70\r\nFrom: <sip:a@example.com>;tag=f1\r\nTo: <sip:bob@example.com>\r\n"
+                              "Call-ID: nocl@test\r\nCSeq: 1 OPTIONS\r\n\r\n",
+                              [](const std::string&) { return false; }));
     EXPECT_TRUE(peer.received.starts_with("SIP/2.0 400 ")) << peer.received;
     EXPECT_NE(peer.received.find("Call-ID: nocl@test"), std::string::npos);
     EXPECT_TRUE(peer.closed_by_peer);
@@ -390,15 +377,11 @@ TEST(Runtime, MissingContentLengthIsAnswered400ThenClosed) {
 
 TEST(Runtime, IdleConnectionIsClosed) {
     asio::io_context io;
-    EngineOptions o = tcp_server_options();
-    o.tcp_idle_timeout = 150ms;
-    Node server(io, o);
+    Node server(io, tcp_server_options({.tcp_idle_timeout = 150ms}));
     ASSERT_TRUE(server.engine->start());
     RawTcp peer;
     const auto started = std::chrono::steady_clock::now();
-    peer.run(server.local(Transport::tcp), "", [](const std::string&) { return false; });
-    ASSERT_TRUE(run_until(io, [&] { return peer.done.load(); }));
-    peer.thread.join();
+    ASSERT_TRUE(peer.exchange(io, server.local(Transport::tcp), "", [](const std::string&) { return false; }));
     EXPECT_TRUE(peer.closed_by_peer);
     EXPECT_GE(std::chrono::steady_clock::now() - started, 150ms);
     EXPECT_EQ(server.engine->counters().idle_timeouts, 1u);

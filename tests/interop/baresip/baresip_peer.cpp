@@ -190,12 +190,12 @@ std::expected<BaresipPeer, std::string> BaresipPeer::start(BaresipOptions option
         };
         const bool ready = wait_until(
             [&] {
-                if (!peer.process_.running() || failed()) return true;
+                if (!peer.home_.process().running() || failed()) return true;
                 return peer.output().find("baresip is ready.") != std::string::npos && is_listening(port, "udp") &&
                        is_listening(port, "tcp") && is_listening(ctrl_port, "tcp");
             },
             kStartBound);
-        if (ready && peer.process_.running() && !failed()) return peer;
+        if (ready && peer.home_.process().running() && !failed()) return peer;
         last_error = "baresip did not start on port " + std::to_string(port) + " (ctrl " + std::to_string(ctrl_port) +
                      "):\n" + peer.output();
     }
@@ -204,37 +204,8 @@ std::expected<BaresipPeer, std::string> BaresipPeer::start(BaresipOptions option
 
 BaresipPeer::BaresipPeer(ChildProcess process, std::string dir, BaresipOptions options, std::uint16_t port,
                          std::uint16_t ctrl_port)
-    : process_(std::move(process)), dir_(std::move(dir)), options_(std::move(options)), port_(port),
+    : home_(std::move(process), std::move(dir)), options_(std::move(options)), port_(port),
       ctrl_port_(ctrl_port) {}
-
-BaresipPeer::BaresipPeer(BaresipPeer&& other) noexcept
-    : process_(std::move(other.process_)), dir_(std::exchange(other.dir_, {})), options_(std::move(other.options_)),
-      port_(other.port_), ctrl_port_(other.ctrl_port_), next_token_(other.next_token_) {}
-
-BaresipPeer& BaresipPeer::operator=(BaresipPeer&& other) noexcept {
-    if (this != &other) {
-        process_.terminate();
-        if (!dir_.empty()) {
-            std::error_code ec;
-            std::filesystem::remove_all(dir_, ec);
-        }
-        process_ = std::move(other.process_);
-        dir_ = std::exchange(other.dir_, {});
-        options_ = std::move(other.options_);
-        port_ = other.port_;
-        ctrl_port_ = other.ctrl_port_;
-        next_token_ = other.next_token_;
-    }
-    return *this;
-}
-
-BaresipPeer::~BaresipPeer() {
-    process_.terminate();
-    if (!dir_.empty()) {
-        std::error_code ec;
-        std::filesystem::remove_all(dir_, ec);
-    }
-}
 
 std::string BaresipPeer::uri() const {
     std::string out = "sip:" + options_.user + "@" + host_port(options_.host, port_);
@@ -243,7 +214,7 @@ std::string BaresipPeer::uri() const {
 }
 
 bool BaresipPeer::command(std::string_view name, std::string_view params) {
-    if (ctrl_port_ == 0 || !process_.running()) return false;
+    if (ctrl_port_ == 0 || !home_.process().running()) return false;
     const std::string token = "referkit" + std::to_string(next_token_++);
     std::string json = "{\"command\":\"" + json_escape(name) + "\"";
     if (!params.empty()) json += ",\"params\":\"" + json_escape(params) + "\"";
@@ -263,7 +234,7 @@ bool BaresipPeer::dial(const std::string& uri) {
 
 bool BaresipPeer::hangup() { return command("hangup"); }
 
-std::string BaresipPeer::output() const { return process_.output(); }
+std::string BaresipPeer::output() const { return home_.process().output(); }
 
 std::size_t BaresipPeer::count_in_output(std::string_view needle) const { return count_of(output(), needle); }
 

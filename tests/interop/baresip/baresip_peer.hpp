@@ -2,6 +2,7 @@
 // local account without registration, and commands sent over its ctrl_tcp module.
 #pragma once
 
+#include "peer_home.hpp"
 #include "process.hpp"
 
 #include <chrono>
@@ -45,11 +46,12 @@ public:
     // time (the message carries its log).
     static std::expected<BaresipPeer, std::string> start(BaresipOptions options);
 
-    BaresipPeer(BaresipPeer&& other) noexcept;
-    BaresipPeer& operator=(BaresipPeer&& other) noexcept;
+    // Move-only; destruction (or being moved onto) stops baresip and removes the config dir (PeerHome).
+    BaresipPeer(BaresipPeer&& other) noexcept = default;
+    BaresipPeer& operator=(BaresipPeer&& other) noexcept = default;
     BaresipPeer(const BaresipPeer&) = delete;
     BaresipPeer& operator=(const BaresipPeer&) = delete;
-    ~BaresipPeer();  // stops baresip, removes the config dir
+    ~BaresipPeer() = default;
 
     // sip:USER@HOST:PORT (;transport=tcp for TCP): where to call it.
     [[nodiscard]] std::string uri() const;
@@ -72,14 +74,13 @@ public:
     bool wait_closed(std::chrono::milliseconds bound, std::size_t count = 1);
     // How often `needle` occurs in output().
     [[nodiscard]] std::size_t count_in_output(std::string_view needle) const;
-    [[nodiscard]] bool running() { return process_.running(); }
+    [[nodiscard]] bool running() { return home_.process().running(); }
 
 private:
     BaresipPeer(ChildProcess process, std::string dir, BaresipOptions options, std::uint16_t port,
                 std::uint16_t ctrl_port);
 
-    ChildProcess process_;
-    std::string dir_{};
+    PeerHome home_;
     BaresipOptions options_{};
     std::uint16_t port_ = 0;
     std::uint16_t ctrl_port_ = 0;

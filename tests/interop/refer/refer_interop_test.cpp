@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "baresip_peer.hpp"
+#include "io_wait.hpp"
 #include "process.hpp"
 #include "sipp_peer.hpp"
 #include "referkit/core/digest.hpp"
@@ -94,15 +95,14 @@ struct Rig {
         auto s = ua.start();
         if (!s) ADD_FAILURE() << "start: " << s.error();
     }
-    // Runs io until pred() holds or bound passes.
+    // Runs io until pred() holds or bound passes (test::run_until).
     bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds bound) {
-        const auto deadline = std::chrono::steady_clock::now() + bound;
-        while (!pred()) {
-            if (std::chrono::steady_clock::now() >= deadline) return false;
-            io.run_for(5ms);
-            if (io.stopped()) io.restart();
-        }
-        return true;
+        return test::run_until(io, pred, bound);
+    }
+    // Runs io until the peer process exits or bound passes: its exit code (test::run_until_exit).
+    template <class Peer>
+    std::optional<int> run_until_exit(Peer& peer, std::chrono::milliseconds bound) {
+        return test::run_until_exit(io, peer, bound);
     }
     std::string names() const {
         std::string s;
@@ -148,9 +148,9 @@ protected:
     void SetUp() override {
         if (!interop::find_program("sipp")) GTEST_SKIP() << "sipp (Debian package sip-tester) is not installed";
     }
-    // Sends an out-of-dialog REFER to SIPp running `scenario`; returns SIPp's exit code.
-    std::optional<int> run(Rig& r, const std::string& scenario, std::vector<std::string> extra, bool refer_sub,
-                           std::optional<Transfer>& out) {
+    // Sends an out-of-dialog REFER from `r` (the transfer: `tr`) to SIPp running `scenario`;
+    // returns SIPp's exit code.
+    std::optional<int> run(const std::string& scenario, std::vector<std::string> extra, bool refer_sub) {
         const Transport t = GetParam();
         auto sipp = SippPeer::start(SippOptions{.scenario = scenario, .transport = lower(t), .extra_args = std::move(extra)});
         if (!sipp) {
@@ -159,23 +159,25 @@ protected:
         }
         TransferOptions o{.refer = {.refer_sub = refer_sub}};
         o.handlers.on_any = r.recorder();
-        out.emplace(r.ua, OutOfDialog{.recipient = sipp->uri("bob")}, std::string("sip:carol@127.0.0.1"), std::move(o));
-        auto sent = out->refer();
+        tr.emplace(r.ua, OutOfDialog{.recipient = sipp->uri("bob")}, std::string("sip:carol@127.0.0.1"), std::move(o));
+        auto sent = tr->refer();
         EXPECT_TRUE(sent) << (sent ? "" : sent.error().detail);
-        EXPECT_TRUE(r.run_until([&] { return out->ended(); }, 40s)) << r.names();
-        std::optional<int> code;
-        r.run_until([&] { return (code = sipp->wait_for(0ms)).has_value(); }, 15s);
+        EXPECT_TRUE(r.run_until([&] { return tr->ended(); }, 40s)) << r.names();
+        const std::optional<int> code = r.run_until_exit(*sipp, 15s);
         if (code != 0) ADD_FAILURE() << sipp->output();
         return code;
     }
+
+    // Our user agent over the test's transport, and the transfer run() made (declared after `r`,
+    // so destroyed before it).
+    Rig r{GetParam()};
+    std::optional<Transfer> tr;
 };
 
 std::string name(const ::testing::TestParamInfo<Transport>& info) { return lower(info.param); }
 
 TEST_P(ReferSipp, Accept) {
-    Rig r(GetParam());
-    std::optional<Transfer> tr;
-    EXPECT_EQ(run(r, "uas_refer_accept.xml", {}, true, tr), 0);
+    EXPECT_EQ(run("uas_refer_accept.xml", {}, true), 0);
     EXPECT_EQ(r.names(), "referRequestAccepted(202) referProgress(100) notify(100) referAccepted(200) notify(200) ended(200) ")
         << "actual: " << r.names();
     EXPECT_EQ(tr->outcome(), ReferOutcome::accepted);
@@ -183,9 +185,7 @@ TEST_P(ReferSipp, Accept) {
 }
 
 TEST_P(ReferSipp, Reject603) {
-    Rig r(GetParam());
-    std::optional<Transfer> tr;
-    EXPECT_EQ(run(r, "uas_refer_reject.xml", {}, true, tr), 0);
+    EXPECT_EQ(run("uas_refer_reject.xml", {}, true), 0);
     ASSERT_TRUE(tr);
     EXPECT_EQ(tr->outcome(), ReferOutcome::rejected) << r.names();
     EXPECT_EQ(tr->final_response_status(), 603) << r.names();
@@ -193,9 +193,7 @@ TEST_P(ReferSipp, Reject603) {
 }
 
 TEST_P(ReferSipp, Notify486) {
-    Rig r(GetParam());
-    std::optional<Transfer> tr;
-    EXPECT_EQ(run(r, "uas_refer_notify_486.xml", {}, true, tr), 0);
+    EXPECT_EQ(run("uas_refer_notify_486.xml", {}, true), 0);
     ASSERT_TRUE(tr);
     EXPECT_EQ(tr->outcome(), ReferOutcome::rejected) << r.names();
     EXPECT_EQ(tr->final_sipfrag_status(), 486) << r.names();
@@ -203,9 +201,7 @@ TEST_P(ReferSipp, Notify486) {
 }
 
 TEST_P(ReferSipp, SubFalse) {
-    Rig r(GetParam());
-    std::optional<Transfer> tr;
-    EXPECT_EQ(run(r, "uas_refer_sub_false.xml", {}, false, tr), 0);
+    EXPECT_EQ(run("uas_refer_sub_false.xml", {}, false), 0);
     ASSERT_TRUE(tr);
     EXPECT_EQ(tr->outcome(), ReferOutcome::accepted) << r.names();
     EXPECT_EQ(tr->cause(), ReferCause::no_subscription) << r.names();
@@ -214,9 +210,7 @@ TEST_P(ReferSipp, SubFalse) {
 
 // Digest on the REFER: 401 (realm referkit.test; our credentials have realm "" = any) and 407.
 TEST_P(ReferSipp, Auth401) {
-    Rig r(GetParam());
-    std::optional<Transfer> tr;
-    EXPECT_EQ(run(r, "uas_refer_auth_401.xml", {"-set", "auth_user", "alice", "-set", "auth_pass", "secret"}, true, tr), 0);
+    EXPECT_EQ(run("uas_refer_auth_401.xml", {"-set", "auth_user", "alice", "-set", "auth_pass", "secret"}, true), 0);
     ASSERT_TRUE(tr);
     EXPECT_EQ(tr->outcome(), ReferOutcome::accepted) << r.names();
     // The retried REFER carried our digest (masked in the trace, §22.2).
@@ -225,20 +219,16 @@ TEST_P(ReferSipp, Auth401) {
 }
 
 TEST_P(ReferSipp, Auth407) {
-    Rig r(GetParam());
-    std::optional<Transfer> tr;
-    EXPECT_EQ(run(r, "uas_refer_auth_407.xml", {}, true, tr), 0);
+    EXPECT_EQ(run("uas_refer_auth_407.xml", {}, true), 0);
     ASSERT_TRUE(tr);
     EXPECT_EQ(tr->outcome(), ReferOutcome::accepted) << r.names();
 }
 
 // SIPp drops the NOTIFY 200 / REFER retransmission cases: exactly one referAccepted (RFC 3261 §17).
 TEST_P(ReferSipp, NotifyRetransmitted) {
-    Rig r(GetParam());
-    std::optional<Transfer> tr;
     std::vector<std::string> extra;
     if (GetParam() == Transport::udp) extra.push_back("-nr");
-    EXPECT_EQ(run(r, "uas_refer_notify_retransmit.xml", extra, true, tr), 0);
+    EXPECT_EQ(run("uas_refer_notify_retransmit.xml", extra, true), 0);
     ASSERT_TRUE(tr);
     EXPECT_EQ(tr->outcome(), ReferOutcome::accepted) << r.names();
     std::size_t n = 0;
@@ -256,9 +246,7 @@ TEST(ReferSippUdp, IgnoreFirst) {
     ASSERT_TRUE(tr.refer());
     EXPECT_TRUE(r.run_until([&] { return tr.ended(); }, 40s));
     EXPECT_EQ(tr.outcome(), ReferOutcome::accepted);
-    std::optional<int> code;
-    r.run_until([&] { return (code = sipp->wait_for(0ms)).has_value(); }, 15s);
-    EXPECT_EQ(code, 0) << sipp->output();
+    EXPECT_EQ(r.run_until_exit(*sipp, 15s), 0) << sipp->output();
 }
 
 // In dialog (RFC 3515 §2.4.1): we call SIPp (uas_call_then_refer.xml), REFER in the confirmed call;
@@ -266,7 +254,6 @@ TEST(ReferSippUdp, IgnoreFirst) {
 // hang up by default. SIPp's scenario only takes the BYE after the 200 to its final NOTIFY.
 TEST_P(ReferSipp, InDialogThenBye) {
     const Transport t = GetParam();
-    Rig r(t);
     auto sipp = SippPeer::start(SippOptions{.scenario = "uas_call_then_refer.xml", .transport = lower(t)});
     ASSERT_TRUE(sipp) << sipp.error();
     auto call = r.ua.invite(InviteOptions{.target = sipp->uri("bob")});
@@ -276,15 +263,15 @@ TEST_P(ReferSipp, InDialogThenBye) {
     ASSERT_TRUE(r.has(SessionEventKind::session_confirmed)) << r.timeline() << sipp->output();
     TransferOptions o;
     o.handlers.on_any = r.recorder();
-    auto tr = call->refer(std::string("sip:carol@127.0.0.1"), std::move(o));
-    ASSERT_TRUE(tr) << tr.error().detail;
-    EXPECT_TRUE(r.run_until([&] { return tr->ended() && r.has(SessionEventKind::session_ended); }, 20s))
+    auto transfer = call->refer(std::string("sip:carol@127.0.0.1"), std::move(o));
+    ASSERT_TRUE(transfer) << transfer.error().detail;
+    EXPECT_TRUE(r.run_until([&] { return transfer->ended() && r.has(SessionEventKind::session_ended); }, 20s))
         << r.names() << "\n" << r.timeline() << "\n" << r.trace;
     EXPECT_EQ(r.names(), "referRequestAccepted(202) referProgress(100) notify(100) referAccepted(200) notify(200) ended(200) ")
         << r.trace;
-    EXPECT_EQ(tr->outcome(), ReferOutcome::accepted);
-    EXPECT_EQ(tr->cause(), ReferCause::final_notify);
-    EXPECT_EQ(tr->session(), call->id());
+    EXPECT_EQ(transfer->outcome(), ReferOutcome::accepted);
+    EXPECT_EQ(transfer->cause(), ReferCause::final_notify);
+    EXPECT_EQ(transfer->session(), call->id());
     const SessionEvent* ended = r.find(SessionEventKind::session_ended);
     ASSERT_NE(ended, nullptr) << r.timeline();
     EXPECT_EQ(ended->cause, EndCause::bye_local) << r.timeline();
@@ -294,9 +281,7 @@ TEST_P(ReferSipp, InDialogThenBye) {
     ASSERT_NE(final_notify, std::string::npos) << r.trace;
     EXPECT_NE(r.trace.find("BYE sip:", final_notify), std::string::npos) << r.trace;
     EXPECT_EQ(r.trace.find("BYE sip:"), r.trace.find("BYE sip:", final_notify)) << r.trace;
-    std::optional<int> code;
-    r.run_until([&] { return (code = sipp->wait_for(0ms)).has_value(); }, 15s);
-    EXPECT_EQ(code, 0) << sipp->output();
+    EXPECT_EQ(r.run_until_exit(*sipp, 15s), 0) << sipp->output();
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ReferSipp, ::testing::Values(Transport::udp, Transport::tcp), name);
@@ -359,9 +344,7 @@ TEST_P(ReferBaresip, TransfersToSippTarget) {
     EXPECT_EQ(ended->status, 200) << r.timeline();
     // baresip established its second call (to SIPp); SIPp's scenario (answer, ACK, BYE, 200) passed.
     EXPECT_TRUE(r.run_until([&] { return bob->count_in_output(interop::kEstablishedLine) >= 2; }, 10s)) << bob->output();
-    std::optional<int> code;
-    r.run_until([&] { return (code = carol->wait_for(0ms)).has_value(); }, 20s);
-    EXPECT_EQ(code, 0) << carol->output() << bob->output();
+    EXPECT_EQ(r.run_until_exit(*carol, 20s), 0) << carol->output() << bob->output();
 }
 
 #ifdef REFERKIT_CLI
@@ -560,9 +543,7 @@ void ReferSipJs::transfer(SipJsFlow flow) {
     const SessionEvent* carol_end = carol.find(SessionEventKind::session_ended);
     ASSERT_NE(carol_end, nullptr) << carol.timeline();
     EXPECT_EQ(carol_end->cause, EndCause::bye_remote) << carol.timeline();
-    std::optional<int> code;
-    alice.run_until([&] { return (code = sipjs->wait_for(0ms)).has_value(); }, 15s);
-    EXPECT_EQ(code, 0) << sipjs->output();
+    EXPECT_EQ(alice.run_until_exit(*sipjs, 15s), 0) << sipjs->output();
 }
 
 // As the task asks: alice INVITEs SIP.js (over the connection SIP.js opened), then REFERs it.

@@ -76,44 +76,16 @@ std::expected<SippPeer, std::string> SippPeer::start(SippOptions options) {
     if (options.remote.empty()) {
         // A UAS scenario is useful only once SIPp has its socket; a UAC one starts sending at once.
         const bool ready = wait_until(
-            [&] { return is_listening(port, options.transport) || !peer.process_.running(); }, 5s);
-        if (!ready || !peer.process_.running())
+            [&] { return is_listening(port, options.transport) || !peer.home_.process().running(); }, 5s);
+        if (!ready || !peer.home_.process().running())
             return std::unexpected("sipp did not open port " + std::to_string(port) + ":\n" + peer.output());
     }
     return peer;
 }
 
 SippPeer::SippPeer(ChildProcess process, std::string dir, std::string host, std::uint16_t port, std::string transport)
-    : process_(std::move(process)), dir_(std::move(dir)), host_(std::move(host)), port_(port),
+    : home_(std::move(process), std::move(dir)), host_(std::move(host)), port_(port),
       transport_(std::move(transport)) {}
-
-SippPeer::SippPeer(SippPeer&& other) noexcept
-    : process_(std::move(other.process_)), dir_(std::exchange(other.dir_, {})), host_(std::move(other.host_)),
-      port_(other.port_), transport_(std::move(other.transport_)) {}
-
-SippPeer& SippPeer::operator=(SippPeer&& other) noexcept {
-    if (this != &other) {
-        process_.terminate();
-        if (!dir_.empty()) {
-            std::error_code ec;
-            std::filesystem::remove_all(dir_, ec);
-        }
-        process_ = std::move(other.process_);
-        dir_ = std::exchange(other.dir_, {});
-        host_ = std::move(other.host_);
-        port_ = other.port_;
-        transport_ = std::move(other.transport_);
-    }
-    return *this;
-}
-
-SippPeer::~SippPeer() {
-    process_.terminate();
-    if (!dir_.empty()) {
-        std::error_code ec;
-        std::filesystem::remove_all(dir_, ec);
-    }
-}
 
 std::string SippPeer::address() const { return host_ + ":" + std::to_string(port_); }
 
@@ -123,18 +95,18 @@ std::string SippPeer::uri(std::string_view user) const {
     return out;
 }
 
-std::optional<int> SippPeer::wait_for(std::chrono::milliseconds bound) { return process_.wait_for(bound); }
+std::optional<int> SippPeer::wait_for(std::chrono::milliseconds bound) { return home_.process().wait_for(bound); }
 
 std::string SippPeer::messages() const {
-    if (dir_.empty()) return {};
-    return read_file(std::filesystem::path(dir_) / "messages.log");
+    if (home_.dir().empty()) return {};
+    return read_file(std::filesystem::path(home_.dir()) / "messages.log");
 }
 
 std::string SippPeer::output() const {
-    if (dir_.empty()) return {};
-    const std::filesystem::path dir(dir_);
-    std::string out = "=== sipp screen (pid " + std::to_string(process_.pid()) + ", port " + std::to_string(port_) +
-                      ") ===\n" + process_.output();
+    if (home_.dir().empty()) return {};
+    const std::filesystem::path dir(home_.dir());
+    std::string out = "=== sipp screen (pid " + std::to_string(home_.process().pid()) + ", port " + std::to_string(port_) +
+                      ") ===\n" + home_.process().output();
     out += "\n=== sipp <log> ===\n" + read_file(dir / "logs.log");
     out += "\n=== sipp unexpected messages ===\n" + read_file(dir / "errors.log");
     out += "\n=== sipp message trace ===\n" + read_file(dir / "messages.log");

@@ -3,6 +3,7 @@
 // EXPECT_EQ(sipp->wait_for(bound), 0) << sipp->output().
 #pragma once
 
+#include "peer_home.hpp"
 #include "process.hpp"
 
 #include <chrono>
@@ -37,11 +38,12 @@ public:
     // missing, SIPp exiting or not listening in time (the message carries its output).
     static std::expected<SippPeer, std::string> start(SippOptions options);
 
-    SippPeer(SippPeer&& other) noexcept;
-    SippPeer& operator=(SippPeer&& other) noexcept;
+    // Move-only; destruction (or being moved onto) stops SIPp and removes the temp dir (PeerHome).
+    SippPeer(SippPeer&& other) noexcept = default;
+    SippPeer& operator=(SippPeer&& other) noexcept = default;
     SippPeer(const SippPeer&) = delete;
     SippPeer& operator=(const SippPeer&) = delete;
-    ~SippPeer();
+    ~SippPeer() = default;
 
     [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
     // "127.0.0.1:PORT", for a UAC scenario's `remote`.
@@ -52,7 +54,7 @@ public:
     // timeout (SIPp keeps running; the destructor stops it).
     std::optional<int> wait_for(std::chrono::milliseconds bound);
     // Stops SIPp now (SIGTERM, then SIGKILL).
-    void terminate() { process_.terminate(); }
+    void terminate() { home_.process().terminate(); }
     // Its screen output, the <log> lines, the unexpected-message log and the full message trace,
     // each under a heading: for failure messages and assertions.
     [[nodiscard]] std::string output() const;
@@ -62,8 +64,7 @@ public:
 private:
     SippPeer(ChildProcess process, std::string dir, std::string host, std::uint16_t port, std::string transport);
 
-    ChildProcess process_;
-    std::string dir_{};
+    PeerHome home_;
     std::string host_{};
     std::uint16_t port_ = 0;
     std::string transport_{};

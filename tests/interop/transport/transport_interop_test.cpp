@@ -11,6 +11,7 @@
 
 #include <boost/asio.hpp>
 
+#include "io_wait.hpp"
 #include "process.hpp"
 #include "referkit/runtime/engine.hpp"
 #include "sipp_peer.hpp"
@@ -24,16 +25,14 @@ using namespace std::chrono_literals;
 using interop::ChildProcess;
 using interop::SippOptions;
 using interop::SippPeer;
+using test::run_until;
+using test::run_until_exit;
 using test::TestCore;
 
-bool run_until(asio::io_context& io, const std::function<bool()>& pred, std::chrono::milliseconds bound) {
-    const auto deadline = std::chrono::steady_clock::now() + bound;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        io.restart();
-        io.run_one_for(20ms);
-    }
-    return true;
+// Our engine's options: listening on 127.0.0.1:0 over `t`, every log line appended to `log`.
+EngineOptions listening(Transport t, std::string& log) {
+    return EngineOptions{.listen = {ListenSpec{.transport = t, .local = {"127.0.0.1", 0}, .ws_path = "/"}},
+                         .log = [&log](std::string_view l) { log.append(l).append("\n"); }};
 }
 
 std::string scenario(std::string_view name) { return std::string(REFERKIT_TRANSPORT_DIR) + "/" + std::string(name); }
@@ -51,9 +50,7 @@ TEST_P(Sipp, EngineAnswersOptionsAndMessage) {
     asio::io_context io;
     TestCore core;
     std::string log;
-    Engine engine(io, core,
-                  EngineOptions{.listen = {ListenSpec{.transport = t, .local = {"127.0.0.1", 0}, .ws_path = "/"}},
-                                .log = [&](std::string_view l) { log.append(l).append("\n"); }});
+    Engine engine(io, core, listening(t, log));
     ASSERT_TRUE(engine.start());
     const Endpoint us = engine.local_endpoints().front().second;
     auto sipp = SippPeer::start(SippOptions{.scenario = scenario("uac_options_message.xml"),
@@ -61,9 +58,8 @@ TEST_P(Sipp, EngineAnswersOptionsAndMessage) {
                                             .remote = format_hostport(us),
                                             .service = "referkit"});
     ASSERT_TRUE(sipp) << sipp.error();
-    std::optional<int> code;
-    const bool ended = run_until(io, [&] { return (code = sipp->wait_for(0ms)).has_value(); }, 20s);
-    ASSERT_TRUE(ended) << sipp->output();
+    const std::optional<int> code = run_until_exit(io, *sipp, 20s);
+    ASSERT_TRUE(code.has_value()) << sipp->output();
     EXPECT_EQ(*code, 0) << sipp->output() << log;
     ASSERT_EQ(core.requests.size(), 2u) << sipp->output();
     EXPECT_EQ(core.requests[0].method, "OPTIONS");
@@ -79,9 +75,7 @@ TEST_P(Sipp, EngineSendsMessageAndOptions) {
     asio::io_context io;
     TestCore core;
     std::string log;
-    Engine engine(io, core,
-                  EngineOptions{.listen = {ListenSpec{.transport = t, .local = {"127.0.0.1", 0}, .ws_path = "/"}},
-                                .log = [&](std::string_view l) { log.append(l).append("\n"); }});
+    Engine engine(io, core, listening(t, log));
     ASSERT_TRUE(engine.start());
     const Destination to{t, {"127.0.0.1", sipp->port()}, 0};
     std::uint64_t a = 0;
@@ -92,8 +86,8 @@ TEST_P(Sipp, EngineSendsMessageAndOptions) {
     engine.post([&](Time now) { b = core.send("OPTIONS", to, now, "sipp-uas-1@test", 2, "sip:sipp@127.0.0.1"); });
     ASSERT_TRUE(run_until(io, [&] { return b != 0 && core.finals.contains(b); }, 15s)) << sipp->output() << log;
     EXPECT_EQ(core.finals[b], 200) << sipp->output();
-    std::optional<int> code;
-    ASSERT_TRUE(run_until(io, [&] { return (code = sipp->wait_for(0ms)).has_value(); }, 15s)) << sipp->output();
+    const std::optional<int> code = run_until_exit(io, *sipp, 15s);
+    ASSERT_TRUE(code.has_value()) << sipp->output();
     EXPECT_EQ(*code, 0) << sipp->output();
 }
 
@@ -117,9 +111,7 @@ TEST(SipJs, MessageBothWaysOverWebSocket) {
     asio::io_context io;
     TestCore core;
     std::string log;
-    Engine engine(io, core,
-                  EngineOptions{.listen = {ListenSpec{.transport = Transport::ws, .local = {"127.0.0.1", 0}, .ws_path = "/"}},
-                                .log = [&](std::string_view l) { log.append(l).append("\n"); }});
+    Engine engine(io, core, listening(Transport::ws, log));
     ASSERT_TRUE(engine.start());
     const Endpoint us = engine.local_endpoints().front().second;
     auto harness = ChildProcess::spawn({*node, "harness.mjs", "ws://" + format_hostport(us), "sip:referkit@127.0.0.1"},
@@ -137,8 +129,8 @@ TEST(SipJs, MessageBothWaysOverWebSocket) {
     engine.post([&](Time now) { id = core.send("MESSAGE", back, now, {}, 1, "sip:sipjs@example.com", "hello from referkit"); });
     ASSERT_TRUE(run_until(io, [&] { return id != 0 && core.finals.contains(id); }, 15s)) << harness->output() << log;
     EXPECT_EQ(core.finals[id], 200) << harness->output();
-    std::optional<int> code;
-    ASSERT_TRUE(run_until(io, [&] { return (code = harness->wait_for(0ms)).has_value(); }, 15s)) << harness->output();
+    const std::optional<int> code = run_until_exit(io, *harness, 15s);
+    ASSERT_TRUE(code.has_value()) << harness->output();
     EXPECT_EQ(*code, 0) << harness->output() << log;
     EXPECT_NE(harness->output().find("hello from referkit"), std::string::npos) << harness->output();
     EXPECT_EQ(engine.counters().connections_accepted, 1u);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "baresip_peer.hpp"
+#include "io_wait.hpp"
 #include "process.hpp"
 #include "sipp_peer.hpp"
 #include "referkit/user_agent.hpp"
@@ -45,22 +46,14 @@ public:
         if (!started) ADD_FAILURE() << "start: " << started.error();
     }
 
-    // Runs the io_context until pred() holds or bound passes.
+    // Runs the io_context until pred() holds or bound passes (test::run_until).
     bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds bound) {
-        const auto deadline = std::chrono::steady_clock::now() + bound;
-        while (!pred()) {
-            if (std::chrono::steady_clock::now() >= deadline) return false;
-            io_.run_for(5ms);
-            if (io_.stopped()) io_.restart();
-        }
-        return true;
+        return test::run_until(io_, pred, bound);
     }
-    // Runs until the peer process exits (or bound); its exit code.
+    // Runs until the peer process exits (or bound); its exit code (test::run_until_exit).
     template <class Peer>
     std::optional<int> run_until_exit(Peer& process, std::chrono::milliseconds bound) {
-        std::optional<int> code;
-        run_until([&] { return (code = process.wait_for(0ms)).has_value(); }, bound);
-        return code;
+        return test::run_until_exit(io_, process, bound);
     }
 
     const SessionEvent* find(SessionEventKind kind) const {

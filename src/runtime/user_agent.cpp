@@ -41,6 +41,8 @@ struct UserAgent::Impl final : Driven {
     // The runtime's defaults (OpenSSL randomness and digest) and the user's hooks wrapped so that
     // an exception cannot escape into the stack.
     StackConfig stack_config(UserAgentConfig core, ReferConfig refer) {
+        // No event handler: nobody answers a request event, so none waits to time out.
+        if (!handler_) std::erase_if(core.app_methods, [](Method m) { return !taken_by_stack(m); });
         if (!core.transaction.random) core.transaction.random = secure_random();
         if (!core.digest_hash) core.digest_hash = runtime::openssl_digest_hash();
         if (refer.refer_policy) {

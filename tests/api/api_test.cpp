@@ -499,5 +499,37 @@ TEST(TransferApiDelivery, HandlerRunsAfterTheStepsMessagesWereSent) {
     }));
 }
 
+// A UserAgent built without an event handler answers no request event, so MESSAGE and INFO are
+// refused 405 at once (RFC 3261 §8.2.1; before, they waited 32 s for a 408) and leave its Allow.
+TEST(TransferApiDelivery, WithoutAHandlerMessageAndInfoGet405AtOnce) {
+    boost::asio::io_context io;
+    Party a(io, "alice", Transport::udp);
+    UserAgentOptions bo;
+    bo.core.aor = "sip:bob@127.0.0.1";
+    bo.engine.listen = {runtime::ListenSpec{.transport = Transport::udp, .local = Endpoint{"127.0.0.1", 0}, .ws_path = "/"}};
+    UserAgent b(io, std::move(bo));
+    ASSERT_TRUE(a.start() && b.start());
+    const std::string target = b.contact_uri(Transport::udp).value_or("");
+    for (const char* method : {"MESSAGE", "INFO"}) {
+        auto sent = a.ua().send_request(OutOfDialogRequest{.method = method, .target = target, .headers = {},
+                                                           .content_type = "text/plain", .body = "hello"});
+        ASSERT_TRUE(sent.has_value()) << method;
+        const ResponseEvent* answer = nullptr;
+        ASSERT_TRUE(run_until(io, [&] {
+            for (const StackEvent& e : a.events())
+                if (const auto* r = std::get_if<ResponseEvent>(&e); r != nullptr && r->request == sent->id && r->final)
+                    answer = r;
+            return answer != nullptr;
+        }, 5s)) << method;
+        EXPECT_EQ(answer->status, 405) << method;
+        ASSERT_TRUE(answer->message);
+        const HeaderField* allow = answer->message->find(HeaderId::allow);
+        ASSERT_NE(allow, nullptr);
+        EXPECT_EQ(std::string(allow->value).find("MESSAGE"), std::string::npos) << allow->value;
+        EXPECT_EQ(std::string(allow->value).find("INFO"), std::string::npos) << allow->value;
+        EXPECT_NE(std::string(allow->value).find("REFER"), std::string::npos) << allow->value;
+    }
+}
+
 }  // namespace
 }  // namespace referkit::apitest

@@ -74,6 +74,33 @@ check "accepted: BYE after the final NOTIFY's 200" 0 '' -- sh -c "timeout 20 \"$
 
 check "usage: tls without a certificate" 2 'needs --tls-cert' -- "$bin" transfer "$bob" --to "$carol" --transport tls
 
+# A target listening on TCP first and UDP second places the Refer-To call over --transport udp
+# (and over UDP without --transport): carol listens on UDP only.
+for mode in "--transport udp" ""; do
+  name=mix${mode:+t}
+  timeout 90 "$bin" target --listen tcp:127.0.0.1:0 --listen udp:127.0.0.1:0 --from "sip:$name@127.0.0.1" $mode >"$tmp/$name.out" 2>&1 &
+  pids="$pids $!"
+  for _ in $(seq 100); do [ "$(grep -c listening "$tmp/$name.out" 2>/dev/null)" -ge 2 ] && break; sleep 0.05; done
+  mixed=$(grep 'listening' "$tmp/$name.out" | grep ' udp ' | awk '{print $NF}')
+  check "target listening tcp then udp ${mode:-(no --transport)}: calls carol over UDP" 0 'outcome: accepted' -- \
+    timeout 20 "$bin" transfer "$mixed" --to "$carol" --timeout 10
+done
+# The commands answer no MESSAGE or INFO: 405 at once, and Allow does not list them.
+for method in MESSAGE INFO; do
+  check "target: $method gets 405 at once, not in Allow" 0 'SIP/2.0 405' -- python3 -c '
+import re,socket,sys
+method,uri=sys.argv[1],sys.argv[2]
+host,port=re.match(r"sip:[^@]+@([^:;]+):(\d+)",uri).groups()
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); s.settimeout(2)
+me="%s:%d"%s.getsockname()
+s.sendto(("%s %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bKcli%s\r\nMax-Forwards: 70\r\nFrom: <sip:x@%s>;tag=x\r\nTo: <%s>\r\nCall-ID: cli-%s\r\nCSeq: 1 %s\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi"%(method,uri,me,method,me,uri,method,method)).encode(),(host,int(port)))
+r=s.recv(65535).decode()
+print(r.split("\r\n")[0])
+allow=[l for l in r.split("\r\n") if l.lower().startswith("allow:")]
+sys.exit(1 if not allow or method in allow[0] else 0)' "$method" "$bob"
+done
+check "usage: --transport with no such listener" 2 'needs a --listen' -- "$bin" target --listen tcp:127.0.0.1:0 --transport udp
+
 # Ctrl-C mid-call: the command ends its call cleanly and still prints the outcome line (exit 3).
 # A UDP peer that never answers keeps the INVITE pending; SIGINT comes once "listening" is out.
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1],flush=True); s.settimeout(30)

@@ -83,7 +83,17 @@ std::expected<Setup, std::string> prepare(const CommonOptions& c, const std::vec
             if (!spec) return std::unexpected("--listen '" + l + "': " + spec.error());
             s.options.engine.listen.push_back(*spec);
         }
-        s.transport = s.options.engine.listen.front().transport;
+        // The requests we originate (a transferee's call to the Refer-To target among them) go over
+        // --transport whatever the order of the listeners; without it, over UDP when we listen on
+        // UDP, else over the first listener's transport.
+        const auto listens_on = [&](Transport t) {
+            return std::any_of(s.options.engine.listen.begin(), s.options.engine.listen.end(),
+                               [t](const runtime::ListenSpec& l) { return l.transport == t; });
+        };
+        if (!c.transport_given)
+            s.transport = listens_on(Transport::udp) ? Transport::udp : s.options.engine.listen.front().transport;
+        else if (!listens_on(s.transport))
+            return std::unexpected("--transport " + c.transport + " needs a --listen of that transport (our Contact must be reachable over it)");
     }
     // TLS and WSS: we listen too (NOTIFYs and BYEs come to our Contact), so a certificate is needed.
     const bool secure = std::any_of(s.options.engine.listen.begin(), s.options.engine.listen.end(), [](const auto& l) {
@@ -178,6 +188,8 @@ std::unique_ptr<UserAgent> make_ua(Runner& r, Timeline& t, Setup& s, std::functi
         print_transferee_event(t, label, e);
         if (on_transferee) on_transferee(e);
     };
+    // The commands answer no request event (MESSAGE, INFO ...): those get 405 at once and are not in Allow.
+    std::erase_if(s.options.core.app_methods, [](Method m) { return !taken_by_stack(m); });
     auto on_event = [&t, label, extra](UserAgent& ua, const StackEvent& ev) {
         const auto* e = std::get_if<SessionEvent>(&ev);
         if (e == nullptr) return;  // the commands follow calls only

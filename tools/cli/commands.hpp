@@ -16,6 +16,7 @@ inline constexpr int exit_timeout = 4;   // --timeout passed, transport error, t
 // The options transfer, refer and target share. Defaults are the documented ones.
 struct CommonOptions {
     std::string transport = "udp";          // udp|tcp|tls|ws|wss
+    bool transport_given = false;           // --transport was on the command line
     std::string bind{};                     // ADDR:PORT; "" = 127.0.0.1:0 (target: 127.0.0.1:5060)
     std::string from{};                     // our AOR; "" = sip:referkit@<bound host>
     std::string user{};                     // digest user (env REFERKIT_USER)

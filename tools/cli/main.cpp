@@ -99,7 +99,10 @@ int main(int argc, char** argv) {
 
     referkit::cli::CommonOptions common;
     const auto add_common = [&common](CLI::App* sub, bool target) {
-        sub->add_option("--transport", common.transport, "udp|tcp|tls|ws|wss")->capture_default_str();
+        sub->add_option("--transport", common.transport,
+                        target ? "udp|tcp|tls|ws|wss: of the calls it places (default: udp if a --listen is udp, else the first --listen's)"
+                               : "udp|tcp|tls|ws|wss")
+            ->capture_default_str();
         sub->add_option("--tls-ca", common.tls_ca, "PEM file of the CAs to trust for tls/wss (default: the system store)");
         sub->add_option("--tls-cert", common.tls_cert, "PEM certificate chain of our tls/wss listener (required for tls/wss)");
         sub->add_option("--tls-key", common.tls_key, "PEM private key of --tls-cert");
@@ -160,6 +163,8 @@ int main(int argc, char** argv) {
         std::cerr << "referkit: " << e.what() << " (see referkit --help)\n";
         return exit_usage;
     }
+    for (const CLI::App* sub : {transfer, refer, target})
+        if (sub->parsed()) common.transport_given = sub->count("--transport") > 0;
     if (parse->parsed()) return run_parse(path, sipfrag, compact);
     if (demo->parsed()) return referkit::cli::run_demo(std::cout, std::cerr, json_lines, demo_trace);
     if (transfer->parsed()) return referkit::cli::run_transfer(common, transfer_cmd, std::cout, std::cerr);

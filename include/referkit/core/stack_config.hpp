@@ -36,6 +36,13 @@ struct SessionDescriptionHandler {
     std::function<bool(SessionId session, std::string_view answer)> take_answer{};
 };
 
+// The app_methods the stack's own components take as well (REFER, and the NOTIFY and SUBSCRIBE of
+// the refer package). An application that answers no request event keeps only these, so that
+// MESSAGE, INFO and the like get 405 at once (RFC 3261 §8.2.1) and leave Allow.
+[[nodiscard]] constexpr bool taken_by_stack(Method m) noexcept {
+    return m == Method::refer || m == Method::notify || m == Method::subscribe;
+}
+
 struct UserAgentConfig {
     std::string aor = "sip:referkit@localhost";   // From of requests outside a dialog
     std::string display_name{};                     // "" = none
@@ -48,6 +55,7 @@ struct UserAgentConfig {
     Transport default_transport = Transport::udp; // sip: URIs without transport parameter
     // Non-INVITE methods the application handles (request events); INVITE, ACK, BYE, CANCEL and
     // OPTIONS are the stack's. Any other method is answered 405 with Allow (§8.2.1).
+    // An application that answers no request keeps only those taken_by_stack() (below).
     std::vector<Method> app_methods = {Method::message, Method::info, Method::refer, Method::notify,
                                        Method::subscribe};
     std::vector<std::string> supported{};           // option tags (Supported; 420 for others in Require)

@@ -202,10 +202,10 @@ struct StreamConn final : Conn {
     }
 
     // The stream cannot be resynchronised: the core answers the offending request if it can
-    // (with the status of its own parse of the bytes held: 513 for oversized headers when the
-    // core has the same Limits, 400 otherwise), then the connection closes once the answer is
-    // written. The blank line ending the headers is cut off so that the core can never take the
-    // bytes for a complete message.
+    // (with the status of its own parse of the bytes held: 513 for oversized headers or a
+    // Content-Length beyond max_message_size when the core has the same Limits, 400 otherwise),
+    // then the connection closes once the answer is written. The blank line ending the headers is
+    // cut off so that the core can never take the bytes for a complete message.
     void framing_error(const ParseError& e) {
         ++impl->counters.framing_errors;
         impl->log(transport_name_s() + " " + format_hostport(remote) + ": framing error, closing: " + e.describe());

@@ -154,5 +154,24 @@ TEST(ReferNotify, SubscriptionStateVariants) {
     EXPECT_EQ(t.kind, SipfragClass::accepted);
 }
 
+// R35: a malformed parameter is skipped and noted, the NOTIFY answered 200 with what could be read.
+TEST(ReferNotify, MalformedParametersAreSkippedAndNoted) {
+    auto v = classify({.sub_state = "Subscription-State: terminated;reason=reason=noresource", .body = "SIP/2.0 200 Ok"});
+    EXPECT_EQ(v.status, 200);
+    ASSERT_TRUE(v.sub_state);
+    EXPECT_EQ(v.sub_state->state, Substate::terminated);
+    EXPECT_EQ(v.kind, SipfragClass::accepted);
+    EXPECT_EQ(v.sipfrag_status, 200);
+    EXPECT_NE(v.tolerated.find("Subscription-State"), std::string::npos) << v.tolerated;
+    auto e = classify({.event = "Event: refer;id=7;vendor=\"unterminated"});
+    EXPECT_EQ(e.status, 200);
+    EXPECT_EQ(e.id, 7u);
+    EXPECT_NE(e.tolerated.find("Event"), std::string::npos) << e.tolerated;
+    EXPECT_EQ(classify({}).tolerated, "");
+    // What cannot be read around is still refused.
+    EXPECT_EQ(classify({.sub_state = "Subscription-State: ;reason=noresource"}).status, 400);
+    EXPECT_EQ(classify({.event = "Event: refer;id=abc;x=a=b"}).status, 481);
+}
+
 }  // namespace
 }  // namespace referkit

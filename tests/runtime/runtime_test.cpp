@@ -357,6 +357,26 @@ TEST(Runtime, SlowSenderIsTimedOut) {
     EXPECT_TRUE(server.core.requests.empty());
 }
 
+// RFC 3261 §21.5.14: the headers fit, the Content-Length (10 MB) does not: 513 on the wire (the
+// framer refuses the body, the core's parse of the headers it held picks the answer), then closed.
+TEST(Runtime, AnnouncedBodyOverTheLimitIsAnswered513ThenClosed) {
+    asio::io_context io;
+    Node server(io, tcp_server_options());
+    ASSERT_TRUE(server.engine->start());
+    RawTcp peer;
+    ASSERT_TRUE(peer.exchange(io, server.local(Transport::tcp),
+                              "MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bKbigcl\r\n"
+                              "Max-Forwards: 70\r\nFrom: <sip:a@example.com>;tag=f1\r\nTo: <sip:bob@example.com>\r\n"
+                              "Call-ID: bigcl@test\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\n"
+                              "Content-Length: 10000000\r\n\r\nhello",
+                              [](const std::string&) { return false; }));
+    EXPECT_TRUE(peer.received.starts_with("SIP/2.0 513 ")) << peer.received;
+    EXPECT_NE(peer.received.find("Call-ID: bigcl@test"), std::string::npos);
+    EXPECT_TRUE(peer.closed_by_peer);
+    EXPECT_EQ(server.engine->counters().framing_errors, 1u);
+    EXPECT_TRUE(server.core.requests.empty());
+}
+
 TEST(Runtime, MissingContentLengthIsAnswered400ThenClosed) {
     asio::io_context io;
     Node server(io, tcp_server_options());

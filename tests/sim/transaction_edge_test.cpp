@@ -91,6 +91,22 @@ TEST_F(Txn, MalformedRequestsAreAnsweredWithTheirStatusOrDropped) {
     EXPECT_EQ(L().transaction_count(), 0u);
 }
 
+// RFC 3261 §21.5.14: a datagram whose Content-Length would make it larger than the limit is
+// answered 513 Message Too Large (the body's bytes are not all there: not 400).
+TEST_F(Txn, AnnouncedBodyOverTheLimitIsAnswered513) {
+    receive("MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bKbig\r\n"
+            "From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: big\r\nCSeq: 1 MESSAGE\r\n"
+            "Content-Type: text/plain\r\nContent-Length: 10000000\r\n\r\nhello");
+    auto sent = drain();
+    ASSERT_EQ(sent.size(), 1u);
+    Message answer = parse(sent[0].bytes.view());
+    EXPECT_EQ(answer.status(), 513);
+    EXPECT_EQ(answer.call_id(), "big");
+    EXPECT_EQ(L().counters().malformed_requests_answered, 1u);
+    EXPECT_TRUE(events().empty());
+    EXPECT_EQ(L().transaction_count(), 0u);
+}
+
 TEST_F(Txn, MisuseIsReportedAsValues) {
     EXPECT_EQ(L().send_request("garbage", udp_dest, now_).error(), TransactionError::invalid_request);
     EXPECT_EQ(L().send_request(outgoing("ACK"), udp_dest, now_).error(), TransactionError::invalid_request);

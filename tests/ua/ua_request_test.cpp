@@ -1,11 +1,15 @@
-// Requests with no usage (§11 OPTIONS, §8.2 405/420), dialog matching (§12.2.2: 481, 500),
-// in-dialog requests and dialogs made by creates_dialog requests, incl. an early NOTIFY
-// (RFC 6665 §4.1.2.4).
+// Requests with no usage (§11 OPTIONS, §8.2 405/420), merged requests (§8.2.2.2: 482), dialog
+// matching (§12.2.2: 481, 500), in-dialog requests and dialogs made by creates_dialog requests,
+// incl. an early NOTIFY (RFC 6665 §4.1.2.4), and NOTIFYs outside any dialog (RFC 6665 §4.1.3).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -387,6 +391,254 @@ TEST(UaRequest, EarlyNotifyCreatesTheDialogBeforeThe2xx) {
     EXPECT_EQ(a.count<DialogEndedEvent>(), 1u);
     EXPECT_TRUE(net.run_until_idle(net.now() + 10min));
     EXPECT_TRUE(holds_nothing(a.stack()));
+}
+
+// ---------------------------------------------------------------- merged requests (§8.2.2.2)
+
+// A request without To tag from the raw peer; each send_raw gives it a branch of its own.
+RawRequest merge_candidate(std::string method) {
+    RawRequest r{.method = method, .uri = "sip:bob@192.0.2.2:5060", .from = "<sip:raw@192.0.2.9>;tag=m1",
+                 .to = "<sip:bob@192.0.2.2>", .call_id = "merged-" + method + "@raw", .cseq = "5",
+                 .headers = {{"Contact", "<sip:raw@192.0.2.9:5060>"}}};
+    if (method == "REFER") r.headers.emplace_back("Refer-To", "<sip:carol@192.0.2.3>");
+    if (method == "MESSAGE") {
+        r.content_type = "text/plain";
+        r.body = "hello";
+    }
+    return r;
+}
+
+std::vector<int> sorted_statuses(const std::vector<Message>& responses) {
+    std::vector<int> s;
+    for (const Message& m : responses) s.push_back(m.status());
+    std::sort(s.begin(), s.end());
+    return s;
+}
+
+// How many responses with `status` a node sent.
+std::size_t sent_status(const StackNode& n, int status) {
+    const std::string start = "SIP/2.0 " + std::to_string(status) + " ";
+    return static_cast<std::size_t>(
+        std::count_if(n.sent().begin(), n.sent().end(), [&](const std::string& m) { return m.starts_with(start); }));
+}
+
+// §8.2.2.2: the same request (From tag, Call-ID, CSeq) twice with two branches, as a forking proxy
+// delivers it: the second copy gets 482 Loop Detected and the application sees one request.
+TEST(UaMerged, SecondCopyOnAnotherBranchGets482AndTheApplicationSeesOne) {
+    for (const char* method : {"MESSAGE", "REFER"}) {
+        SCOPED_TRACE(method);
+        sim::Network net(1);
+        // The application takes REFER itself (StackNode with a UserAgentConfig).
+        StackNode b(net, b_addr, ua_config("sip:bob@192.0.2.2", 2));
+        b.on_event = [](StackNode& n, const StackEvent& ev, Time now) {
+            const auto* req = std::get_if<RequestEvent>(&ev);
+            if (req == nullptr) return;
+            UaResponse answer;
+            answer.status = req->method == Method::refer ? 202 : 200;
+            ASSERT_TRUE(n.stack().respond(req->incoming, answer, now));
+        };
+        Raw raw(net);
+        const RawRequest r = merge_candidate(method);
+        raw.send(r, b_addr, net.now());
+        raw.send(r, b_addr, net.now());
+        net.run_until(net.now() + 1s);
+        ASSERT_EQ(raw.responses.size(), 2u);
+        EXPECT_NE(raw.responses[0].top_via().branch, raw.responses[1].top_via().branch);
+        const int ok = std::string_view(method) == "REFER" ? 202 : 200;
+        EXPECT_EQ(sorted_statuses(raw.responses), (std::vector<int>{ok, 482}));
+        EXPECT_EQ(b.count<RequestEvent>(), 1u) << b.timeline();
+        EXPECT_EQ(b.events().size(), 1u) << b.timeline();
+        EXPECT_TRUE(net.run_until_idle(net.now() + 10min));
+        EXPECT_TRUE(holds_nothing(b.stack()));  // the keys went with their transactions
+    }
+}
+
+TEST(UaMerged, SecondCopyOfAnInviteGets482AndOneCallIsSetUp) {
+    sim::Network net(1);
+    StackNode b(net, b_addr, ua_config("sip:bob@192.0.2.2", 2));
+    b.on_event = answer_calls({200});
+    Raw raw(net, [](sim::CoreNode& n, TransactionEvent& e, Time now) {
+        if (e.kind == EventKind::request && e.message && e.message->method() == Method::bye) {
+            ASSERT_TRUE(n.layer().respond(e.id, ResponseSpec{}, now));
+        }
+    });
+    RawRequest invite = merge_candidate("INVITE");
+    invite.content_type = "application/sdp";
+    invite.body = audio_answer;  // an offer
+    raw.send(invite, b_addr, net.now());
+    raw.send(invite, b_addr, net.now());
+    net.run_until(net.now() + 100ms);
+    ASSERT_EQ(raw.responses.size(), 2u);
+    EXPECT_EQ(sorted_statuses(raw.responses), (std::vector<int>{200, 482}));
+    EXPECT_EQ(b.count(K::incoming_call), 1u) << b.timeline();
+    EXPECT_EQ(b.stack().counts().sessions, 1u);
+    // The call goes on as usual: ACK, then B hangs up.
+    const Message& ok = raw.responses[0].status() == 200 ? raw.responses[0] : raw.responses[1];
+    RawRequest ack = invite;
+    ack.method = "ACK";
+    ack.to = invite.to + ";tag=" + std::string(ok.to().tag);
+    ack.content_type = {};
+    ack.body = {};
+    raw.send(ack, b_addr, net.now());
+    net.run_until(net.now() + 100ms);
+    const SessionEvent* call = b.find(K::incoming_call);
+    ASSERT_NE(call, nullptr);
+    EXPECT_EQ(b.stack().session_state(call->session), SessionState::confirmed);
+    ASSERT_TRUE(b.stack().bye(call->session, net.now()));
+    b.pump(net.now());
+    EXPECT_TRUE(net.run_until_idle(net.now() + 10min));
+    EXPECT_EQ(b.count(K::session_ended), 1u) << b.timeline();
+    EXPECT_TRUE(holds_nothing(b.stack()));
+}
+
+// §8.2.2.2 compares a request with the *ongoing* transactions only: once the first copy's server
+// transaction has ended (Timer J: 64*T1 after its final response on UDP), the same request is a
+// new one, processed and delivered again. A copy answered 482 holds no key of its own.
+TEST(UaMerged, SameRequestAfterTheFirstTransactionEndedIsANewRequest) {
+    sim::Network net(1);
+    StackNode b(net, b_addr, ua_config("sip:bob@192.0.2.2", 2));
+    b.on_event = [](StackNode& n, const StackEvent& ev, Time now) {
+        if (const auto* req = std::get_if<RequestEvent>(&ev)) {
+            ASSERT_TRUE(n.stack().respond(req->incoming, ok200(), now));
+        }
+    };
+    Raw raw(net);
+    const RawRequest r = merge_candidate("MESSAGE");
+    raw.send(r, b_addr, net.now());
+    net.run_until(net.now() + 10s);
+    raw.send(r, b_addr, net.now());  // 10 s later: the first transaction is in Timer J still
+    net.run_until(net.now() + 1s);
+    ASSERT_EQ(raw.responses.size(), 2u);
+    EXPECT_EQ(raw.responses[0].status(), 200);
+    EXPECT_EQ(raw.responses[1].status(), 482);
+    net.run_until(net.now() + 25s);  // 36 s: the first transaction has ended, the 482's has not
+    EXPECT_EQ(b.stack().counts().transactions, 1u);
+    raw.send(r, b_addr, net.now());
+    net.run_until(net.now() + 1s);
+    ASSERT_EQ(raw.responses.size(), 3u);
+    EXPECT_EQ(raw.responses[2].status(), 200);
+    EXPECT_EQ(b.count<RequestEvent>(), 2u) << b.timeline();
+    EXPECT_TRUE(net.run_until_idle(net.now() + 10min));
+    EXPECT_TRUE(holds_nothing(b.stack()));
+}
+
+// A retransmission (the same branch) is the transaction layer's, as before: absorbed while the
+// application thinks, then answered with the final response; never 482, one request event.
+TEST(UaMerged, RetransmissionsOnTheSameBranchAreStillAbsorbed) {
+    sim::Network net(1);
+    StackNode b(net, b_addr, ua_config("sip:bob@192.0.2.2", 2));
+    b.on_event = [](StackNode& n, const StackEvent& ev, Time now) {
+        const auto* req = std::get_if<RequestEvent>(&ev);
+        if (req == nullptr) return;
+        n.later(now + 2s, [in = req->incoming](StackNode& node, Time t) {
+            ASSERT_TRUE(node.stack().respond(in, ok200(), t));
+        });
+    };
+    std::size_t copies = 0;
+    net.on_deliver([&](const sim::Datagram& d, Time) {
+        if (d.to == b_addr && d.bytes.starts_with("MESSAGE ")) ++copies;
+    });
+    Raw raw(net);
+    raw.send(merge_candidate("MESSAGE"), b_addr, net.now());
+    net.run_until(net.now() + 5s);
+    EXPECT_GE(copies, 3u);  // Timer E: 0.5 s, 1.5 s before the answer at 2 s
+    ASSERT_EQ(raw.responses.size(), 1u);
+    EXPECT_EQ(raw.responses[0].status(), 200);
+    EXPECT_EQ(sent_status(b, 482), 0u);
+    EXPECT_EQ(b.count<RequestEvent>(), 1u) << b.timeline();
+    EXPECT_TRUE(net.run_until_idle(net.now() + 10min));
+    EXPECT_TRUE(holds_nothing(b.stack()));
+}
+
+// ---------------------------------------------------------------- NOTIFY outside any dialog (RFC 6665 §4.1.3)
+
+// A NOTIFY without To tag from the raw peer.
+RawRequest unsolicited_notify(std::string cseq, HeaderList headers, std::string content_type, std::string body) {
+    return RawRequest{.method = "NOTIFY", .uri = "sip:bob@192.0.2.2:5060", .from = "<sip:raw@192.0.2.9>;tag=n1",
+                      .to = "<sip:bob@192.0.2.2>", .call_id = "unsolicited@raw", .cseq = std::move(cseq),
+                      .headers = std::move(headers), .content_type = std::move(content_type), .body = std::move(body)};
+}
+
+// The final status the raw peer got for its request with CSeq `cseq`, 0 when none.
+int status_for(const std::vector<Message>& responses, std::uint32_t cseq) {
+    for (const Message& m : responses)
+        if (m.cseq().number == cseq) return m.status();
+    return 0;
+}
+
+// A user agent that handles transfers owns the refer package: a refer NOTIFY outside any dialog
+// belongs to none of its subscriptions (they all carry its tag), so it is answered 481 at once,
+// and 400 without a usable Event (RFC 6665 §8.2.1); the application never sees them.
+TEST(UaUnsolicitedNotify, ReferNotifyOutsideAnyDialogIsAnswered481AtOnce) {
+    sim::Network net(1);
+    StackNode b(net, b_addr, StackConfig{.ua = ua_config("sip:bob@192.0.2.2", 2)});  // handle_refer
+    Raw raw(net);
+    const std::string sipfrag = "SIP/2.0 200 OK\r\n";
+    raw.send(unsolicited_notify("1", {{"Event", "refer"}, {"Subscription-State", "terminated;reason=noresource"}},
+                                "message/sipfrag", sipfrag),
+             b_addr, net.now());
+    raw.send(unsolicited_notify("2", {{"Event", "refer;id=7"}, {"Subscription-State", "active;expires=60"}},
+                                "message/sipfrag", sipfrag),
+             b_addr, net.now());
+    raw.send(unsolicited_notify("3", {{"Subscription-State", "active;expires=60"}}, "message/sipfrag", sipfrag), b_addr,
+             net.now());
+    raw.send(unsolicited_notify("4", {{"Event", ";id=7"}, {"Subscription-State", "active;expires=60"}},
+                                "message/sipfrag", sipfrag),
+             b_addr, net.now());
+    net.run_until(net.now() + 100ms);  // at once: nobody waits for an application
+    ASSERT_EQ(raw.responses.size(), 4u);
+    EXPECT_EQ(status_for(raw.responses, 1), 481);
+    EXPECT_EQ(status_for(raw.responses, 2), 481);
+    EXPECT_EQ(status_for(raw.responses, 3), 400);  // no Event
+    EXPECT_EQ(status_for(raw.responses, 4), 400);  // an Event without its package
+    EXPECT_TRUE(b.events().empty()) << b.timeline();
+    EXPECT_EQ(b.stack().counts().incoming, 0u);
+    EXPECT_TRUE(net.run_until_idle(net.now() + 10min));
+    EXPECT_TRUE(holds_nothing(b.stack()));
+}
+
+// Another package the application takes (an unsolicited message-summary, RFC 3842) still reaches
+// it outside a dialog; one it does not list gets 489 (§8.2.2). A user agent that leaves transfers to
+// the application hands it a refer NOTIFY too.
+TEST(UaUnsolicitedNotify, NotifyOfAnApplicationPackageReachesTheApplication) {
+    sim::Network net(1);
+    UserAgentConfig bc = ua_config("sip:bob@192.0.2.2", 2);
+    bc.event_packages = {"message-summary"};
+    bc.accept.emplace_back("application/simple-message-summary");
+    StackNode b(net, b_addr, StackConfig{.ua = bc});  // handle_refer: refer is the stack's
+    StackNode c(net, Endpoint{"192.0.2.3", 5060}, ua_config("sip:carol@192.0.2.3", 3));  // refer is the application's
+    for (StackNode* n : {&b, &c}) {
+        n->on_event = [](StackNode& node, const StackEvent& ev, Time now) {
+            if (const auto* req = std::get_if<RequestEvent>(&ev)) {
+                ASSERT_TRUE(node.stack().respond(req->incoming, ok200(), now));
+            }
+        };
+    }
+    Raw raw(net);
+    raw.send(unsolicited_notify("1", {{"Event", "message-summary"}, {"Subscription-State", "active"}},
+                                "application/simple-message-summary", "Messages-Waiting: yes\r\n"),
+             b_addr, net.now());
+    raw.send(unsolicited_notify("2", {{"Event", "presence"}, {"Subscription-State", "active"}}, {}, {}), b_addr,
+             net.now());
+    raw.send(unsolicited_notify("3", {{"Event", "refer"}, {"Subscription-State", "active;expires=60"}},
+                                "message/sipfrag", "SIP/2.0 100 Trying\r\n"),
+             c.address(), net.now());
+    net.run_until(net.now() + 100ms);
+    ASSERT_EQ(raw.responses.size(), 3u);
+    EXPECT_EQ(status_for(raw.responses, 1), 200);
+    EXPECT_EQ(status_for(raw.responses, 2), 489);
+    EXPECT_EQ(status_for(raw.responses, 3), 200);
+    ASSERT_EQ(b.count<RequestEvent>(), 1u) << b.timeline();
+    const RequestEvent* mwi = b.find<RequestEvent>();
+    EXPECT_EQ(mwi->method, Method::notify);
+    EXPECT_FALSE(mwi->dialog);
+    ASSERT_TRUE(mwi->message.event());
+    EXPECT_EQ(mwi->message.event()->package, "message-summary");
+    ASSERT_EQ(c.count<RequestEvent>(), 1u) << c.timeline();
+    EXPECT_EQ(c.find<RequestEvent>()->method, Method::notify);
+    EXPECT_TRUE(net.run_until_idle(net.now() + 10min));
+    EXPECT_TRUE(holds_nothing(b.stack()));
+    EXPECT_TRUE(holds_nothing(c.stack()));
 }
 
 }  // namespace

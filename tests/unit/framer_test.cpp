@@ -298,7 +298,7 @@ TEST(StreamFramerErrors, MessageLargerThanMaxMessageSize) {
     EXPECT_EQ(d.frames, (std::vector<std::string>{k_b}));
     ASSERT_TRUE(d.error);
     EXPECT_EQ(d.error->code, ErrorCode::message_too_large);
-    EXPECT_EQ(d.error->status, 413);  // the headers fit; the announced body does not (RFC 3261 §21.4.11)
+    EXPECT_EQ(d.error->status, 513);  // the headers fit; the announced body does not (RFC 3261 §21.5.14)
     EXPECT_EQ(d.error->offset, k_b.size());  // the start of the message too large
 
     limits.max_message_size = big.size();

@@ -79,7 +79,10 @@ void print_transfer_event(Timeline& t, std::string_view ua, const TransferEvent&
         case ReferEventKind::refer_progress: summary = "NOTIFY: the transferee's call to the target is in progress"; break;
         case ReferEventKind::refer_accepted: summary = "NOTIFY: the target answered the transferee"; break;
         case ReferEventKind::refer_rejected: summary = "NOTIFY: the target refused the transferee"; break;
-        case ReferEventKind::notify: summary = "NOTIFY answered 200"; break;
+        case ReferEventKind::notify:
+            summary = "NOTIFY answered 200";
+            if (!e.note.empty()) summary += " (a peer's mistake let pass: " + e.note + ")";
+            break;
         case ReferEventKind::ended:
             summary = "transfer ended: " + std::string(to_string(e.outcome)) + " (" + std::string(to_string(e.cause)) +
                       ")" + (e.hang_up ? ", hanging up the transferred call" : "");

@@ -34,7 +34,7 @@ public:
 
     // The next complete frame, nullopt when more bytes are needed, or an error: a message whose
     // headers lack a usable Content-Length (400), whose headers are larger than max_message_size
-    // (513), or whose announced body would make it larger (413).
+    // (513), or whose announced body would make it larger (513, RFC 3261 §21.5.14).
     // After an error the stream cannot be resynchronised: close the connection.
     std::expected<std::optional<Frame>, ParseError> next();
 

@@ -97,6 +97,21 @@ struct SubscriptionState {
 };
 [[nodiscard]] std::expected<SubscriptionState, ParseError> parse_subscription_state(std::string_view text, const Limits& limits = {});
 
+// RFC 3261 §7.3.1 leniency for a peer's harmless mistake in a header whose leading value is what
+// matters (a deployed transferee writes "terminated;reason=reason=noresource"): when the strict
+// parse fails, the leading value is still taken, each ';' parameter is read on its own, and one
+// that does not parse is skipped (`ignored` names the first). A missing or malformed leading
+// value, or a limit exceeded, is still an error. `params` is empty when something was skipped.
+template <class T>
+struct Tolerated {
+    T value;
+    std::optional<ParseError> ignored;  // nullopt: the strict parse succeeded
+};
+[[nodiscard]] std::expected<Tolerated<SubscriptionState>, ParseError> parse_subscription_state_tolerant(
+    std::string_view text, const Limits& limits = {});
+[[nodiscard]] std::expected<Tolerated<Event>, ParseError> parse_event_tolerant(std::string_view text,
+                                                                               const Limits& limits = {});
+
 struct ReferSub {
     bool value = true;
     ParamList params;

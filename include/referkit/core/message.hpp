@@ -36,7 +36,7 @@ class Message {
 public:
     // Parses the message at the start of buffer. Leading CRLFs are skipped (§7.5). Returns the
     // message, whose size() tells how many bytes it used, or the first error found with its offset
-    // within the buffer and the status a UAS answers with (400, 413, 414, 505, 513).
+    // within the buffer and the status a UAS answers with (400, 414, 505, 513).
     [[nodiscard]] static std::expected<Message, ParseError> parse(SharedBuffer buffer, const Limits& limits = {},
                                                                   Framing framing = Framing::datagram);
     // Convenience: copies bytes into a new SharedBuffer first.
@@ -84,6 +84,10 @@ public:
     [[nodiscard]] std::expected<ContentType, ParseError> content_type() const;
     [[nodiscard]] std::expected<Event, ParseError> event() const;
     [[nodiscard]] std::expected<SubscriptionState, ParseError> subscription_state() const;
+    // The same two read tolerantly (headers.hpp: Tolerated): a malformed parameter is skipped and
+    // named in `ignored` (offset in the message) instead of failing the header.
+    [[nodiscard]] std::expected<Tolerated<Event>, ParseError> event_tolerant() const;
+    [[nodiscard]] std::expected<Tolerated<SubscriptionState>, ParseError> subscription_state_tolerant() const;
     [[nodiscard]] std::expected<ReferSub, ParseError> refer_sub() const;
     [[nodiscard]] std::expected<DialogRef, ParseError> replaces() const;
     [[nodiscard]] std::expected<DialogRef, ParseError> target_dialog() const;

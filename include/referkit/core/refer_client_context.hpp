@@ -92,6 +92,8 @@ struct ReferEvent {
     ReferOutcome outcome = ReferOutcome::pending;  // ended only
     ReferCause cause = ReferCause::none;           // ended only
     bool hang_up = false;        // ended only: accepted and !active_after_transfer (BYE after the 200 to the NOTIFY)
+    // notify only: what the NOTIFY got wrong that was let pass (RFC 3261 §7.3.1), for logs; "" when nothing.
+    std::string note = {};
 };
 
 // The parts of a response the context needs.

@@ -39,6 +39,9 @@ struct ReferNotifyVerdict {
     std::uint16_t status = 200;
     bool add_accept_sipfrag = false;        // only with 415
     std::string detail;                     // why (logs; usable as the reason phrase's comment)
+    // With 200: a malformed parameter of Event or Subscription-State that was skipped (RFC 3261
+    // §7.3.1 leniency: "Subscription-State: reason parameter ignored (offset 31: ...)"); "" when none.
+    std::string tolerated;
     std::optional<std::uint32_t> id;        // the subscription it belongs to (also on 400/415 when known)
     std::optional<ReferSubState> sub_state; // parsed Subscription-State (also on 400/415 when valid)
     // Only with status 200:

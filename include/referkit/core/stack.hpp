@@ -84,7 +84,8 @@ struct UaResponse {
 // What the stack holds; every count reaches zero once everything has ended (tests assert it).
 struct StackCounts {
     std::size_t sessions = 0, dialogs = 0, requests = 0, incoming = 0, transactions = 0, timers = 0;
-    // The stack's records of which transaction belongs to what; 0 whenever transactions is 0.
+    // The stack's records of which transaction belongs to what, and the keys of requests without
+    // To tag it checks merged requests against (RFC 3261 §8.2.2.2); 0 whenever transactions is 0.
     std::size_t transaction_owners = 0;
     std::size_t transfers = 0;    // transferor: live ReferClientContexts
     std::size_t transferees = 0;  // transferee: live ReferServerContexts

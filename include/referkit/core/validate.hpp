@@ -27,18 +27,26 @@ struct Rejection {
     std::string allow;               // 405: the Allow header's value
 };
 
-// In order: every known header's syntax and single-value rules (400), the method (501 unknown,
+// In order: every known header's syntax (Event and Subscription-State tolerantly, HeaderSyntax
+// below) and single-value rules (400), the method (501 unknown,
 // 405 not allowed), the Request-URI scheme (416), Require (420), the body's Content-Type (415) and
 // Accept (406 when an INVITE's answer body could not be in any accepted type). nullopt when the
 // request may proceed.
 [[nodiscard]] std::optional<Rejection> validate_request(const Message& request, const UasCapabilities& caps);
 
+// How Event and Subscription-State are checked: strict (every parameter), or tolerant (headers.hpp:
+// Tolerated; only the leading value and the limits: what a UAS needs to act, R35 of
+// docs/transfer-rules.md).
+enum class HeaderSyntax : std::uint8_t { strict, tolerant };
+
 // Typed syntax of one known header's value (offsets relative to value); nullopt when valid or
 // when the library has no typed parser for it.
-[[nodiscard]] std::optional<ParseError> check_header_value(HeaderId id, std::string_view value, const Limits& limits = {});
+[[nodiscard]] std::optional<ParseError> check_header_value(HeaderId id, std::string_view value, const Limits& limits = {},
+                                                           HeaderSyntax syntax = HeaderSyntax::strict);
 
 // Typed syntax of every known header of any message (responses included); the first error.
-[[nodiscard]] std::optional<ParseError> validate_headers(const Message& message);
+[[nodiscard]] std::optional<ParseError> validate_headers(const Message& message,
+                                                         HeaderSyntax syntax = HeaderSyntax::strict);
 
 // What a UAC checks on a response before matching it to a transaction: validate_headers, and
 // RFC 3261 §8.1.3.3: a response with more than one Via is discarded (RFC 4475 §3.3.10).

@@ -25,6 +25,16 @@ struct DialogEntry {
     Transport transport = Transport::udp;
     ConnectionId connection = 0;  // the connection the dialog was made on (reused for its requests)
     std::string key{};
+    // The final status we gave the peer's request with the dialog's remote CSeq (not an INVITE):
+    // replayed when that request comes again after its server transaction ended. RFC 3261 §12.2.2
+    // refuses only lower CSeqs, and over a reliable transport Timer J is 0, so a re-send (a proxy's,
+    // a WebSocket client's) can outlive the transaction it repeats.
+    struct LastAnswer {
+        std::uint32_t cseq = 0;
+        Method method = Method::other;
+        std::uint16_t status = 0;
+    };
+    std::optional<LastAnswer> last_answer{};
 };
 
 class DialogSet {

@@ -136,8 +136,9 @@ std::expected<std::optional<Frame>, ParseError> StreamFramer::next() {
             return fail(error(ErrorCode::message_too_large, limits_.max_message_size, "headers larger than Limits::max_message_size", 513));
         if (!cl) return fail(error(ErrorCode::missing_content_length, hdr_end - start_, "Content-Length required on stream transports"));
         if (hdr_end - start_ + *cl > limits_.max_message_size)
-            // The headers fit; the announced body does not: 413 (RFC 3261 §21.4.11) names the body.
-            return fail(error(ErrorCode::message_too_large, 0, "announced body makes the message larger than Limits::max_message_size", 413));
+            // The headers fit; the announced body does not: the message would be too large, 513
+            // (RFC 3261 §21.5.14), as Message::parse answers the same bytes.
+            return fail(error(ErrorCode::message_too_large, 0, "announced body makes the message larger than Limits::max_message_size", 513));
         body_start_ = hdr_end;
         body_len_ = static_cast<std::size_t>(*cl);
     }

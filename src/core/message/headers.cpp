@@ -370,14 +370,28 @@ std::expected<ContentType, ParseError> parse_content_type(std::string_view text,
     return ct;
 }
 
+namespace {
+
+// event-type = token-nodot *( "." token-nodot ) (RFC 6665 §8.4): the dots are token characters.
+bool is_event_type(std::string_view t) noexcept {
+    return !t.empty() && t.front() != '.' && t.back() != '.' && t.find("..") == std::string_view::npos;
+}
+
+Substate substate_of(std::string_view value) noexcept {
+    if (iequals(value, "active")) return Substate::active;
+    if (iequals(value, "pending")) return Substate::pending;
+    if (iequals(value, "terminated")) return Substate::terminated;
+    return Substate::other;
+}
+
+}  // namespace
+
 std::expected<Event, ParseError> parse_event(std::string_view text, const Limits& limits) {
     Cursor c(text);
     c.skip_lws();
     Event ev;
-    ev.package = c.take(lex::k_token);  // event-type = token-nodot *("." token-nodot): dots are token chars
-    if (ev.package.empty() || ev.package.front() == '.' || ev.package.back() == '.' ||
-        ev.package.find("..") != std::string_view::npos)  // token-nodot *( "." token-nodot )
-        return std::unexpected(at(c, ErrorCode::bad_token, "event type expected"));
+    ev.package = c.take(lex::k_token);
+    if (!is_event_type(ev.package)) return std::unexpected(at(c, ErrorCode::bad_token, "event type expected"));
     auto params = take_params(c, limits, [&](std::string_view name, std::string_view value, Cursor& cc) -> Result<void> {
         if (iequals(name, "id")) {
             // RFC 6665 §8.4: "id" EQUAL token — a quoted id would never match the REFER's CSeq.
@@ -400,9 +414,7 @@ std::expected<SubscriptionState, ParseError> parse_subscription_state(std::strin
     SubscriptionState ss;
     ss.value = c.take(lex::k_token);
     if (ss.value.empty()) return std::unexpected(at(c, ErrorCode::bad_token, "subscription state expected"));
-    if (iequals(ss.value, "active")) ss.state = Substate::active;
-    else if (iequals(ss.value, "pending")) ss.state = Substate::pending;
-    else if (iequals(ss.value, "terminated")) ss.state = Substate::terminated;
+    ss.state = substate_of(ss.value);
     auto params = take_params(c, limits, [&](std::string_view name, std::string_view value, Cursor& cc) -> Result<void> {
         if (iequals(name, "expires")) {
             if (value.empty()) return std::unexpected(at(cc, ErrorCode::bad_param, "expires needs a value"));
@@ -423,6 +435,122 @@ std::expected<SubscriptionState, ParseError> parse_subscription_state(std::strin
     ss.params = *params;
     if (auto r = expect_end(c, ErrorCode::bad_token, "unexpected character in Subscription-State"); !r) return std::unexpected(r.error());
     return ss;
+}
+
+namespace {
+
+bool is_lws(char ch) noexcept { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; }
+
+std::string_view trim_lws(std::string_view v) noexcept {
+    while (!v.empty() && is_lws(v.front())) v.remove_prefix(1);
+    while (!v.empty() && is_lws(v.back())) v.remove_suffix(1);
+    return v;
+}
+
+// The tolerant reading of `text`'s parameters after its leading value (which ends at `rest`): the
+// text is cut at each ';' outside a quoted string and each piece handed to take(name, value) on
+// its own; a piece that is not `name [= value]` with a token name, or that take() refuses, is
+// skipped. At most limits.max_params pieces are read. Returns the first piece skipped (its offset
+// in `text`), nullopt when none was.
+template <class Take>
+std::optional<ParseError> tolerant_params(std::string_view text, std::string_view rest, const Limits& limits, Take take) {
+    std::optional<ParseError> skipped;
+    auto skip = [&](std::string_view where, std::string_view what) {
+        if (!skipped) skipped = error(ErrorCode::bad_param, static_cast<std::size_t>(where.data() - text.data()), what);
+    };
+    std::size_t count = 0;
+    bool first = true;  // the piece before the first ';' must be white space
+    bool quoted = false;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i <= rest.size(); ++i) {
+        if (i < rest.size()) {
+            const char ch = rest[i];
+            if (quoted && ch == '\\') {
+                ++i;
+                continue;
+            }
+            if (ch == '"') quoted = !quoted;
+            if (quoted || ch != ';') continue;
+        }
+        const std::string_view piece = trim_lws(rest.substr(start, i - start));
+        start = i + 1;
+        if (first) {
+            first = false;
+            if (!piece.empty()) skip(piece, "text after the value ignored");
+            continue;
+        }
+        if (++count > limits.max_params) {
+            skip(piece, "parameters beyond Limits::max_params ignored");
+            break;
+        }
+        const std::size_t eq = piece.find('=');
+        const std::string_view name = trim_lws(piece.substr(0, eq));
+        const std::string_view value = eq == std::string_view::npos ? std::string_view() : trim_lws(piece.substr(eq + 1));
+        if (!is_token(name)) skip(piece, "parameter without a token name ignored");
+        else if (!take(name, value)) skip(piece, "malformed parameter ignored");
+    }
+    return skipped;
+}
+
+// A limit exceeded is never tolerated: that input is refused, not read around.
+bool is_limit(ErrorCode code) noexcept {
+    return code == ErrorCode::too_many_params || code == ErrorCode::message_too_large ||
+           code == ErrorCode::line_too_long || code == ErrorCode::uri_too_long;
+}
+
+}  // namespace
+
+std::expected<Tolerated<SubscriptionState>, ParseError> parse_subscription_state_tolerant(std::string_view text,
+                                                                                        const Limits& limits) {
+    auto strict = parse_subscription_state(text, limits);
+    if (strict) return Tolerated<SubscriptionState>{.value = *strict, .ignored = std::nullopt};
+    if (is_limit(strict.error().code)) return std::unexpected(strict.error());
+    Cursor c(text);
+    c.skip_lws();
+    SubscriptionState ss;
+    ss.value = c.take(lex::k_token);
+    if (ss.value.empty()) return std::unexpected(strict.error());
+    ss.state = substate_of(ss.value);
+    auto ignored = tolerant_params(text, c.rest(), limits, [&](std::string_view name, std::string_view value) {
+        if (iequals(name, "expires") || iequals(name, "retry-after")) {
+            auto n = parse_uint(value, 0xffffffffu);
+            if (!n) return false;
+            (iequals(name, "expires") ? ss.expires : ss.retry_after) = *n;
+        } else if (iequals(name, "reason")) {
+            if (!is_token(value)) return false;
+            ss.reason = value;
+        }
+        return true;
+    });
+    // The strict parse failed, so something was skipped even when every piece read well.
+    return Tolerated<SubscriptionState>{.value = ss, .ignored = ignored.value_or(strict.error())};
+}
+
+std::expected<Tolerated<Event>, ParseError> parse_event_tolerant(std::string_view text, const Limits& limits) {
+    auto strict = parse_event(text, limits);
+    if (strict) return Tolerated<Event>{.value = *strict, .ignored = std::nullopt};
+    if (is_limit(strict.error().code)) return std::unexpected(strict.error());
+    Cursor c(text);
+    c.skip_lws();
+    Event ev;
+    ev.package = c.take(lex::k_token);
+    if (!is_event_type(ev.package)) return std::unexpected(strict.error());
+    bool id_twice = false;
+    auto ignored = tolerant_params(text, c.rest(), limits, [&](std::string_view name, std::string_view value) {
+        if (!iequals(name, "id")) return true;
+        // Two ids name no subscription: neither is taken (RFC 6665 §8.4: one id, a token).
+        if (ev.has_id || id_twice) {
+            id_twice = true;
+            ev.id = {};
+            ev.has_id = false;
+            return false;
+        }
+        if (!is_token(value)) return false;
+        ev.id = value;
+        ev.has_id = true;
+        return true;
+    });
+    return Tolerated<Event>{.value = ev, .ignored = ignored.value_or(strict.error())};
 }
 
 std::expected<ReferSub, ParseError> parse_refer_sub(std::string_view text, const Limits& limits) {

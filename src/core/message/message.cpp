@@ -133,6 +133,30 @@ std::expected<SubscriptionState, ParseError> Message::subscription_state() const
     return typed(*this, **h, [this](std::string_view v) { return parse_subscription_state(v, limits_); });
 }
 
+namespace {
+template <class T>
+std::expected<Tolerated<T>, ParseError> in_message(const Message& m, std::expected<Tolerated<T>, ParseError> r,
+                                                   std::string_view value) {
+    if (r && r->ignored) r->ignored->offset += m.offset_of(value);
+    return r;
+}
+}  // namespace
+
+std::expected<Tolerated<Event>, ParseError> Message::event_tolerant() const {
+    auto h = single(HeaderId::event);
+    if (!h) return std::unexpected(h.error());
+    return in_message(*this, typed(*this, **h, [this](std::string_view v) { return parse_event_tolerant(v, limits_); }),
+                      (*h)->value);
+}
+
+std::expected<Tolerated<SubscriptionState>, ParseError> Message::subscription_state_tolerant() const {
+    auto h = single(HeaderId::subscription_state);
+    if (!h) return std::unexpected(h.error());
+    return in_message(*this,
+                      typed(*this, **h, [this](std::string_view v) { return parse_subscription_state_tolerant(v, limits_); }),
+                      (*h)->value);
+}
+
 std::expected<ReferSub, ParseError> Message::refer_sub() const {
     auto h = single(HeaderId::refer_sub);
     if (!h) return std::unexpected(h.error());

@@ -268,12 +268,25 @@ std::expected<void, ParseError> MessageParser::run(Framing framing) {
     if (auto r = start_line(p, le); !r) return r;
     p = ctl + 1;
 
+    // RFC 3261 §21.5.14: a Content-Length that makes the message (its head ending at `head_end`)
+    // larger than Limits::max_message_size is 513, whether or not the body arrived.
+    auto announced_too_large = [&](const char* head_end) {
+        return m_.content_length_ &&
+               static_cast<std::size_t>(head_end - msg_begin) + *m_.content_length_ > limits_.max_message_size;
+    };
+    auto too_large = [&](const char* head_end) {
+        return std::unexpected(error(ErrorCode::message_too_large, off(head_end),
+                                     "Content-Length makes the message larger than Limits::max_message_size", 513));
+    };
+
     // Header fields.
     m_.headers_.reserve(24);
     while (true) {
         if (p >= end) {
             // A datagram may end right after the last header line: no body.
             if (framing == Framing::datagram) break;
+            // A stream framer that refused the announced body hands over the headers alone.
+            if (announced_too_large(p)) return too_large(p);
             return std::unexpected(error(ErrorCode::bad_header_name, off(p), "headers not closed by an empty line"));
         }
         if (*p == '\n') { ++p; break; }
@@ -367,6 +380,7 @@ std::expected<void, ParseError> MessageParser::run(Framing framing) {
     std::size_t avail = static_cast<std::size_t>(end - p);
     std::size_t body_len = avail;
     if (m_.content_length_) {
+        if (announced_too_large(p)) return too_large(p);  // before the truncation check
         if (*m_.content_length_ > avail)
             return std::unexpected(error(ErrorCode::body_truncated, off(p), "Content-Length larger than the bytes received"));
         body_len = *m_.content_length_;

@@ -6,7 +6,9 @@
 
 namespace referkit {
 
-std::optional<ParseError> check_header_value(HeaderId id, std::string_view value, const Limits& limits) {
+std::optional<ParseError> check_header_value(HeaderId id, std::string_view value, const Limits& limits,
+                                             HeaderSyntax syntax) {
+    const bool tolerant = syntax == HeaderSyntax::tolerant;
     auto each = [&](auto&& parse) -> std::optional<ParseError> {
         auto r = for_each_element(value, [&](std::string_view e, std::uint32_t) -> std::expected<void, ParseError> {
             auto v = parse(e);
@@ -49,8 +51,14 @@ std::optional<ParseError> check_header_value(HeaderId id, std::string_view value
         case HeaderId::min_expires:
             return one([](std::string_view e) { return parse_uint(e, 0xffffffffu); });
         case HeaderId::content_type: return one([&](std::string_view e) { return parse_content_type(e, limits); });
-        case HeaderId::event: return one([&](std::string_view e) { return parse_event(e, limits); });
-        case HeaderId::subscription_state: return one([&](std::string_view e) { return parse_subscription_state(e, limits); });
+        // Tolerant (docs/transfer-rules.md R35): a malformed parameter is the NOTIFY rules' to skip
+        // and note, not a reason to refuse the request; a malformed value still is.
+        case HeaderId::event:
+            if (tolerant) return one([&](std::string_view e) { return parse_event_tolerant(e, limits); });
+            return one([&](std::string_view e) { return parse_event(e, limits); });
+        case HeaderId::subscription_state:
+            if (tolerant) return one([&](std::string_view e) { return parse_subscription_state_tolerant(e, limits); });
+            return one([&](std::string_view e) { return parse_subscription_state(e, limits); });
         case HeaderId::refer_sub: return one([&](std::string_view e) { return parse_refer_sub(e, limits); });
         case HeaderId::replaces: return one([&](std::string_view e) { return parse_replaces(e, limits); });
         case HeaderId::target_dialog: return one([&](std::string_view e) { return parse_target_dialog(e, limits); });
@@ -77,8 +85,8 @@ std::optional<ParseError> check_header_value(HeaderId id, std::string_view value
 
 namespace {
 
-std::optional<ParseError> check_field(const Message& m, const HeaderField& h) {
-    auto e = check_header_value(h.id, h.value, m.limits());
+std::optional<ParseError> check_field(const Message& m, const HeaderField& h, HeaderSyntax syntax) {
+    auto e = check_header_value(h.id, h.value, m.limits(), syntax);
     if (e) e->offset += m.offset_of(h.value);
     return e;
 }
@@ -104,13 +112,13 @@ std::string join(std::span<const std::string_view> items) {
 
 }  // namespace
 
-std::optional<ParseError> validate_headers(const Message& m) {
+std::optional<ParseError> validate_headers(const Message& m, HeaderSyntax syntax) {
     std::array<std::uint8_t, header_id_count> seen{};
     for (const HeaderField& h : m.headers()) {
         auto i = static_cast<std::size_t>(h.id);
         if (h.id != HeaderId::other && is_single_header(h.id) && seen[i]++)
             return ParseError{ErrorCode::duplicate_header, m.offset_of(h.name), 400, "header may appear only once"};
-        if (auto e = check_field(m, h)) return e;
+        if (auto e = check_field(m, h, syntax)) return e;
     }
     return std::nullopt;
 }
@@ -127,7 +135,7 @@ std::optional<ParseError> validate_response(const Message& m) {
 }
 
 std::optional<Rejection> validate_request(const Message& req, const UasCapabilities& caps) {
-    if (auto e = validate_headers(req)) return Rejection{*e, {}, {}, {}};
+    if (auto e = validate_headers(req, HeaderSyntax::tolerant)) return Rejection{*e, {}, {}, {}};
     const std::uint32_t line = req.offset_of(req.start_line());
     // RFC 3261 §8.2.1: an unknown method is 501, a known one we do not implement 405 with Allow.
     if (req.method() == Method::other)

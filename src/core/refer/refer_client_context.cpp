@@ -159,6 +159,7 @@ void ReferClientContext::on_notify(Time now, const ReferNotifyVerdict& verdict) 
         // The outcome is known and waits for the REFER's final response; docs/transfer-rules.md R25: every NOTIFY
         // answered 200 still raises `notify`.
         raise(ReferEventKind::notify, verdict.sipfrag_status, verdict.sipfrag_reason);
+        events_.back().note = verdict.tolerated;
         return;
     }
     if (!verdict.sub_state) return;  // classify_refer_notify always sets it with 200
@@ -188,6 +189,7 @@ void ReferClientContext::on_notify(Time now, const ReferNotifyVerdict& verdict) 
     }
     if (first_final) final_sipfrag_ = verdict.sipfrag_status;
     raise(ReferEventKind::notify, verdict.sipfrag_status, verdict.sipfrag_reason);
+    events_.back().note = verdict.tolerated;
 
     if (final_sipfrag_) {
         // RFC 3515 §2.4.7: the final status is the last thing the subscription reports; the outcome

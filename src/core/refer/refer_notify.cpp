@@ -35,19 +35,22 @@ ReferNotifyVerdict refuse(std::uint16_t status, std::string detail) {
 ReferNotifyVerdict classify_notify(const Message& notify, std::string_view package,
                                    std::span<const std::uint32_t> live_ids) {
     // RFC 6665 §8.2.1: Event identifies the package and, with its id, the subscription.
-    auto event = notify.event();
+    // RFC 3261 §7.3.1: a malformed parameter is skipped and noted, never the reason to lose a NOTIFY.
+    auto event = notify.event_tolerant();
     if (!event) {
         if (event.error().code == ErrorCode::header_absent) return refuse(400, "NOTIFY without Event");
         return refuse(400, "malformed Event: " + event.error().describe());
     }
-    if (!iequals(event->package, package)) return refuse(489, "event package is not " + std::string(package));
+    if (!iequals(event->value.package, package)) return refuse(489, "event package is not " + std::string(package));
+    std::string tolerated;
+    if (event->ignored) tolerated = "Event: " + event->ignored->describe();
 
     std::optional<std::uint32_t> id;
-    if (event->has_id) {
-        auto n = parse_uint(event->id, 0x7fffffffu);
+    if (event->value.has_id) {
+        auto n = parse_uint(event->value.id, 0x7fffffffu);
         // An id that is not a CSeq number names no subscription of ours.
         if (!n || std::find(live_ids.begin(), live_ids.end(), *n) == live_ids.end())
-            return refuse(481, "no " + std::string(package) + " subscription with id " + std::string(event->id));
+            return refuse(481, "no " + std::string(package) + " subscription with id " + std::string(event->value.id));
         id = *n;
     } else if (live_ids.size() == 1) {
         id = live_ids.front();  // RFC 3515 §2.4.6: the id may be omitted for the first REFER
@@ -60,20 +63,23 @@ ReferNotifyVerdict classify_notify(const Message& notify, std::string_view packa
     ReferNotifyVerdict v;
     v.id = id;
     // RFC 6665 §4.1.3: NOTIFY requests MUST contain Subscription-State.
-    auto ss = notify.subscription_state();
+    auto ss = notify.subscription_state_tolerant();
     if (!ss) {
         v.status = 400;
         v.detail = ss.error().code == ErrorCode::header_absent ? "NOTIFY without Subscription-State"
                                                                : "malformed Subscription-State";
         return v;
     }
+    if (ss->ignored)
+        tolerated += (tolerated.empty() ? "" : "; ") + std::string("Subscription-State: ") + ss->ignored->describe();
     ReferSubState owned;
-    owned.state = ss->state;
-    owned.expires = ss->expires;
-    owned.retry_after = ss->retry_after;
-    owned.reason_text = std::string(ss->reason);
-    owned.reason = parse_termination_reason(ss->reason);
+    owned.state = ss->value.state;
+    owned.expires = ss->value.expires;
+    owned.retry_after = ss->value.retry_after;
+    owned.reason_text = std::string(ss->value.reason);
+    owned.reason = parse_termination_reason(ss->value.reason);
     v.sub_state = std::move(owned);
+    v.tolerated = std::move(tolerated);
     v.status = 200;
     return v;
 }

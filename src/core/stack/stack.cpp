@@ -239,7 +239,7 @@ StackCounts Stack::counts() const {
     return StackCounts{.sessions = I.sessions.size(), .dialogs = I.dialogs.size(),
                        .requests = I.requests.outgoing_count(), .incoming = I.requests.incoming_count(),
                        .transactions = I.txl.transaction_count(), .timers = I.txl.timer_count() + I.timers.size(),
-                       .transaction_owners = I.clients.size() + I.servers.size(),
+                       .transaction_owners = I.clients.size() + I.servers.size() + I.merge_keys.size(),
                        .transfers = I.transferor.size(), .transferees = I.transferee.size()};
 }
 

@@ -1,6 +1,9 @@
 // What the transaction layer reports, routed to the component that owns the rule, and the notices
 // between components (see stack_impl.hpp).
 #include <algorithm>
+#include <charconv>
+#include <iterator>
+#include <system_error>
 
 #include "referkit/core/header_id.hpp"
 #include "referkit/core/validate.hpp"
@@ -16,6 +19,12 @@ bool is_target_refresh(Method m) {
     // §12.2 (INVITE), RFC 3311 (UPDATE), RFC 6665 §4.3 (SUBSCRIBE, NOTIFY), RFC 3515 §2.4.1 (REFER).
     return m == Method::invite || m == Method::update || m == Method::subscribe || m == Method::notify ||
            m == Method::refer;
+}
+
+// Whether a 2xx to a request of method `m` carries our Contact: one that makes a dialog, and the
+// target refreshes of an event subscription or a transfer (RFC 6665 §4.3, RFC 3515 §2.4.1).
+bool answer_has_contact(Method m, bool creates_dialog) {
+    return creates_dialog || m == Method::subscribe || m == Method::notify || m == Method::refer;
 }
 
 // What the stack does with a received request, by method: the few it handles itself, the rest go
@@ -104,6 +113,7 @@ void Stack::Impl::handle(TransactionEvent& ev, Time now) {
         }
         case EventKind::terminated: {
             clients.erase(ev.id.value);
+            forget_merge_key(ev.id);
             auto sit = servers.find(ev.id.value);
             if (sit == servers.end()) return;
             const ServerOwner owner = sit->second;
@@ -144,6 +154,7 @@ void Stack::Impl::on_request(TransactionEvent& ev, Time now) {
         sender.respond_simple(ev.id, rej->error.status, h, now);
         return;
     }
+    if (m.to().tag.empty() && merged_request(ev, now)) return;
     const bool event_request = m.method() == Method::notify || m.method() == Method::subscribe;
     if (m.method() == Method::notify && router.duplicate_final_notify(m, now)) {
         sender.respond_simple(ev.id, 200, {}, now);  // §17.2.2 beyond the transaction's life: no event
@@ -170,6 +181,13 @@ void Stack::Impl::on_request(TransactionEvent& ev, Time now) {
         on_request_in_dialog(ev, *d, {}, now);
         return;
     }
+    if (m.method() == Method::notify) {
+        // RFC 6665 §4.1.3: a NOTIFY outside any dialog matches none of our subscriptions.
+        if (auto status = router.refuse_unsolicited_notify(m)) {
+            sender.respond_simple(ev.id, *status, {}, now);
+            return;
+        }
+    }
     switch (dispatch_of(m.method())) {
         case Dispatch::invite: (void)sessions.on_invite(ev, now); return;
         case Dispatch::options: sender.respond_simple(ev.id, 200, sender.options_answer_headers(), now); return;  // §11.2
@@ -181,10 +199,50 @@ void Stack::Impl::on_request(TransactionEvent& ev, Time now) {
     deliver(ev, {}, {}, now);
 }
 
+bool Stack::Impl::merged_request(const TransactionEvent& ev, Time now) {
+    const Message& m = *ev.message;
+    if (m.method() == Method::ack || m.method() == Method::cancel) return false;  // they match their INVITE's
+    // The key, in a buffer kept between requests: From tag, Call-ID, CSeq number and method.
+    merge_scratch.assign(m.from().tag);
+    merge_scratch.push_back('\n');
+    merge_scratch.append(m.call_id());
+    merge_scratch.push_back('\n');
+    char digits[10];
+    const auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), m.cseq().number);
+    merge_scratch.append(digits, ec == std::errc{} ? end : digits);
+    merge_scratch.push_back(' ');
+    merge_scratch.append(m.method_text());
+    if (auto it = merge_index.find(merge_scratch); it != merge_index.end()) {
+        // §8.2.2.2: the same request by another path (a proxy forked it), its first copy still in
+        // progress: 482 Loop Detected, and nothing else. Its retransmissions never get here.
+        sender.respond_simple(ev.id, 482, {}, now);
+        return true;
+    }
+    const std::string& key = merge_keys.try_emplace(ev.id.value, merge_scratch).first->second;
+    merge_index.emplace(std::string_view(key), ev.id);  // a view of the transaction's own copy
+    return false;
+}
+
+void Stack::Impl::forget_merge_key(TransactionId id) {
+    if (merge_keys.empty()) return;
+    auto it = merge_keys.find(id.value);
+    if (it == merge_keys.end()) return;
+    if (auto at = merge_index.find(std::string_view(it->second)); at != merge_index.end() && at->second == id)
+        merge_index.erase(at);
+    merge_keys.erase(it);
+}
+
 void Stack::Impl::on_request_in_dialog(TransactionEvent& ev, DialogEntry& d, RequestId created_by, Time now) {
     const Message& m = *ev.message;
     if (m.method() != Method::ack && !d.dialog.accept_remote_cseq(m.cseq().number)) {
-        sender.respond_simple(ev.id, 500, {}, now);  // §12.2.2: lower or equal CSeq
+        if (const auto& last = d.last_answer;
+            last && last->cseq == m.cseq().number && last->method == m.method()) {  // a re-send: same answer, no event
+            HeaderList h;
+            if (last->status < 300 && answer_has_contact(m.method(), false)) h.emplace_back("Contact", sender.contact_value(d.transport));
+            sender.respond_simple(ev.id, last->status, h, now);
+            return;
+        }
+        sender.respond_simple(ev.id, 500, {}, now);  // §12.2.2: a lower CSeq (or an equal one still unanswered)
         return;
     }
     switch (dispatch_of(m.method())) {
@@ -278,8 +336,7 @@ std::expected<DialogId, UaError> Stack::Impl::respond(ServerRequest& in, const U
         d = dialogs.add(std::move(*made), in.source.transport, in.source.connection, 1).id;
         in.dialog = d;
     }
-    const bool wants_contact = ok && (response.creates_dialog || req.method() == Method::subscribe ||
-                                      req.method() == Method::notify || req.method() == Method::refer);
+    const bool wants_contact = ok && answer_has_contact(req.method(), response.creates_dialog);
     if (wants_contact && !Sender::has_header(h, "Contact")) {
         Transport t = Transport::udp;
         if (const DialogEntry* de = dialogs.find(d)) t = de->transport;
@@ -306,6 +363,11 @@ std::expected<DialogId, UaError> Stack::Impl::respond(ServerRequest& in, const U
         return std::unexpected(UaError::no_such_request);
     }
     if (ok && req.method() == Method::notify) router.notify_answered(req, now);
+    if (response.status >= 200 && !req.to().tag.empty() && req.method() != Method::invite) {
+        if (DialogEntry* de = dialogs.find(d); de != nullptr && de->dialog.info().remote_cseq == req.cseq().number)
+            de->last_answer = DialogEntry::LastAnswer{.cseq = req.cseq().number, .method = req.method(),
+                                                      .status = static_cast<std::uint16_t>(response.status)};
+    }
     return d;
 }
 

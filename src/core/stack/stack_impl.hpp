@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <unordered_map>
@@ -72,6 +74,12 @@ struct Stack::Impl {
     Fifo<stack::Notice> notices;      // for the components (settle)
     std::unordered_map<std::uint64_t, stack::ClientOwner> clients;  // by transaction
     std::unordered_map<std::uint64_t, stack::ServerOwner> servers;
+    // §8.2.2.2 merged requests: the (From tag, Call-ID, CSeq) of each server transaction of a
+    // request without To tag (ACK and CANCEL aside), from its request event to its `terminated`
+    // event. At most one entry per live server transaction, so bounded by Limits::max_transactions.
+    std::unordered_map<std::uint64_t, std::string> merge_keys;        // by transaction: the key it owns
+    std::unordered_map<std::string_view, TransactionId> merge_index;  // views of those keys
+    std::string merge_scratch;                                         // the key of a request, built here
     stack::Sender sender{*this};
     stack::DialogSet dialogs;
     stack::Requests requests{*this};
@@ -102,6 +110,11 @@ struct Stack::Impl {
     void handle(TransactionEvent& ev, Time now);
     void on_request(TransactionEvent& ev, Time now);
     void on_request_in_dialog(TransactionEvent& ev, stack::DialogEntry& d, RequestId created_by, Time now);
+    // §8.2.2.2: true when `ev`'s request (no To tag) is another copy of a request whose server
+    // transaction is ongoing: answered 482 here. Otherwise its key is held until it terminates.
+    bool merged_request(const TransactionEvent& ev, Time now);
+    // The `terminated` event of `id`: its merged-request key, if any, is released.
+    void forget_merge_key(TransactionId id);
     // §8.2.1: 405 with Allow when the application does not handle the request's method.
     bool refuse_unhandled_method(const TransactionEvent& ev, Time now);
     // A request the stack does not answer itself: checked against max_requests (503), then queued

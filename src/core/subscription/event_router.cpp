@@ -56,13 +56,23 @@ void EventRouter::register_notifier(std::string name, NotifierPackage& package) 
 std::optional<std::string> EventRouter::refuse_package(const Message& m) const {
     const std::vector<std::string>& taken = s_.config.ua.event_packages;
     if (taken.empty()) return std::nullopt;
-    auto e = m.event();
+    auto e = m.event_tolerant();
     if (!e) return std::nullopt;  // a missing or garbled Event is the package's or the application's to refuse
-    if (std::any_of(taken.begin(), taken.end(), [&](const std::string& p) { return iequals(p, e->package); }))
+    if (std::any_of(taken.begin(), taken.end(), [&](const std::string& p) { return iequals(p, e->value.package); }))
         return std::nullopt;
     std::string allow;
     for (const std::string& p : taken) allow += (allow.empty() ? "" : ", ") + p;
     return allow;
+}
+
+std::optional<std::uint16_t> EventRouter::refuse_unsolicited_notify(const Message& m) const {
+    auto event = m.event_tolerant();  // by its package, as route_notify
+    const Package* p = event ? find_package(event->value.package) : nullptr;
+    // Another package (or ours left to the application) is the application's to answer.
+    if (event && (p == nullptr || p->subscriber == nullptr || !p->claims_unmatched)) return std::nullopt;
+    // No subscription of ours can match a NOTIFY without To tag (§4.1.2.4 ones carry our tag):
+    // no live ids. A missing or garbled Event is 400 (§8.2.1), else 481 (§4.1.3).
+    return classify_notify(m, p != nullptr ? std::string_view(p->name) : std::string_view(), {}).status;
 }
 
 void EventRouter::forget_expired(Time now) {
@@ -85,8 +95,8 @@ bool EventRouter::duplicate_final_notify(const Message& m, Time now) {
 }
 
 void EventRouter::notify_answered(const Message& m, Time now) {
-    auto ss = m.subscription_state();
-    if (!ss || ss->state != Substate::terminated) return;
+    auto ss = m.subscription_state_tolerant();
+    if (!ss || ss->value.state != Substate::terminated) return;
     const UserAgentConfig& c = s_.config.ua;
     const Duration keep = c.final_notify_memory.value_or(64 * c.transaction.t1);
     forget_expired(now);
@@ -193,7 +203,8 @@ void EventRouter::discard(ServerRequest& notify, Time now) {
 
 bool EventRouter::route_notify(ServerRequest& r, Time now) {
     const Message& m = r.message;
-    auto event = m.event();
+    auto tolerant = m.event_tolerant();  // routed by its package even when a parameter is malformed
+    const Event* event = tolerant ? &tolerant->value : nullptr;
     if (r.created_by) {
         // RFC 6665 §4.1.2.4: this NOTIFY made its dialog for a dialog-creating request of ours.
         auto it = creators_.find(two(m.call_id(), m.to().tag));
@@ -249,11 +260,11 @@ bool EventRouter::route_notify(ServerRequest& r, Time now) {
 }
 
 bool EventRouter::route_subscribe(ServerRequest& r, Time now) {
-    auto event = r.message.event();
+    auto event = r.message.event_tolerant();
     if (!event) return false;
-    const Package* p = find_package(event->package);
+    const Package* p = find_package(event->value.package);
     if (p == nullptr || p->notifier == nullptr) return false;  // another package: the application's
-    p->notifier->on_subscribe(r, *event, now);
+    p->notifier->on_subscribe(r, event->value, now);
     return true;
 }
 

@@ -8,7 +8,8 @@
 //     duplicate after its transaction is gone is answered 200 again, not 481 (RFC 3261 §17.2.2);
 //   - a NOTIFY is matched to a subscription by dialog, package and `id` (RFC 3515 §2.4.6 for
 //     refer: the CSeq of the REFER), answered 400/481 when it names none or several, and only then
-//     handed to the package, after its answer went out;
+//     handed to the package, after its answer went out; one outside any dialog is answered 481 at
+//     once when its package is one whose subscriptions only we create (400 without a valid Event);
 //   - a SUBSCRIBE for a package this UA serves goes to that package's notifier.
 // Packages register: `refer` is one (its subscriber is the transferor, its notifier the
 // transferee); presence or dialog would be others. Every lookup is an index (by dialog, by the
@@ -72,6 +73,11 @@ public:
     // §8.2.2: the Allow-Events of a 489 when `request` (SUBSCRIBE, NOTIFY) names a package this
     // UA does not take; nullopt when it may proceed.
     [[nodiscard]] std::optional<std::string> refuse_package(const Message& request) const;
+    // A NOTIFY outside any dialog (no To tag), which matches no subscription of ours: 400 when its
+    // Event is missing or garbled, 481 when its package's subscriber claims unmatched NOTIFYs
+    // (RFC 6665 §4.1.3, classify_notify's rules); nullopt when it is the application's (another
+    // package it takes, such as an unsolicited message-summary).
+    [[nodiscard]] std::optional<std::uint16_t> refuse_unsolicited_notify(const Message& notify) const;
     // A NOTIFY equal (Call-ID, From tag, CSeq) to a final one we answered 2xx, within the memory.
     [[nodiscard]] bool duplicate_final_notify(const Message& notify, Time now);
     // A 2xx went out for `notify`: remembered when it said Subscription-State: terminated.

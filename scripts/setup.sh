@@ -12,9 +12,13 @@ case "$mode" in demo|test) ;; *) echo "usage: scripts/setup.sh demo|test" >&2; e
 
 # What each package is for is in README.md ("Dependencies").
 packages=(cmake ninja-build g++ ccache pkg-config libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev
-          libboost-dev libssl-dev openssl sip-tester baresip-core)
-# Node.js runs the SIP.js interop harness; a machine that already has `node` keeps its own.
-command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+          libboost-dev libssl-dev openssl)
+if [ "$mode" = test ]; then
+  # The real peers of the interop tests; the demo needs none of them.
+  packages+=(sip-tester baresip-core linphone-cli)
+  # Node.js runs the SIP.js interop harness; a machine that already has `node` keeps its own.
+  command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -60,18 +60,6 @@ std::uint16_t free_sip_port(const std::string& host) {
     return 0;
 }
 
-bool write_file(const std::filesystem::path& path, const std::string& text) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << text;
-    return static_cast<bool>(out);
-}
-
-std::size_t count_of(std::string_view hay, std::string_view needle) {
-    std::size_t n = 0;
-    for (auto pos = hay.find(needle); pos != std::string_view::npos; pos = hay.find(needle, pos + needle.size())) ++n;
-    return n;
-}
-
 // One ctrl_tcp exchange: sends the netstring `{"command":...,"params":...,"token":...}` and reads
 // netstrings (events are interleaved) until the response carrying `token`. Its "ok", or nullopt.
 std::optional<bool> ctrl_exchange(std::uint16_t port, const std::string& json, const std::string& token) {
@@ -163,8 +151,8 @@ std::expected<BaresipPeer, std::string> BaresipPeer::start(BaresipOptions option
         const std::string account = "<" + aor + ">;regint=0;answermode=" +
                                     std::string(options.auto_answer ? "auto" : "manual") +
                                     ";audio_codecs=PCMU,PCMA\n";
-        if (!write_file(std::filesystem::path(dir) / "config", config) ||
-            !write_file(std::filesystem::path(dir) / "accounts", account)) {
+        if (!write_file((std::filesystem::path(dir) / "config").string(), config) ||
+            !write_file((std::filesystem::path(dir) / "accounts").string(), account)) {
             std::filesystem::remove_all(dir, ec);
             return std::unexpected("cannot write config in " + dir);
         }

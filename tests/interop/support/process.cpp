@@ -337,4 +337,16 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds bou
     }
 }
 
+bool write_file(const std::string& path, const std::string& text) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << text;
+    return static_cast<bool>(out);
+}
+
+std::size_t count_of(std::string_view hay, std::string_view needle) {
+    std::size_t n = 0;
+    for (auto pos = hay.find(needle); pos != std::string_view::npos; pos = hay.find(needle, pos + needle.size())) ++n;
+    return n;
+}
+
 }  // namespace referkit::interop

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <expected>
 #include <functional>
@@ -75,6 +76,12 @@ bool is_listening(std::uint16_t port, std::string_view transport);
 // Absolute path of an executable `name` on PATH (or `name` itself if it contains '/' and is
 // executable), or nullopt.
 std::optional<std::string> find_program(std::string_view name);
+
+// Writes `text` to `path` (replacing it); false when it could not.
+bool write_file(const std::string& path, const std::string& text);
+
+// How many times `needle` occurs in `hay` (non-overlapping): log lines a peer printed.
+std::size_t count_of(std::string_view hay, std::string_view needle);
 
 // Polls `pred` every few ms until true or `bound` passes; returns the last value. For waiting on
 // files, ports, log lines — never a bare sleep. `pred` is evaluated at least once.

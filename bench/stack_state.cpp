@@ -90,6 +90,7 @@ referkit::UserAgentConfig ua_config(std::string aor, std::uint64_t seed) {
     c.max_requests = std::size_t{1} << 20;
     c.max_sessions = std::size_t{1} << 20;
     c.transaction.limits.max_transactions = std::size_t{1} << 22;
+    c.transaction.limits.max_transactions_per_source = 0;  // one peer sends everything
     return c;
 }
 

@@ -85,6 +85,7 @@ TransactionOptions options(std::string sent_by, std::uint64_t seed) {
         return s;
     };
     o.limits.max_transactions = 1u << 20;
+    o.limits.max_transactions_per_source = 0;  // one peer sends everything
     return o;
 }
 

@@ -46,8 +46,9 @@ struct UserAgentOptions {
     // credentials never appear in it. May be empty.
     std::function<void(std::string_view)> log{};
     // Call transfer. refer.refer_policy (accept or reject a valid REFER; empty =
-    // default_refer_policy) and refer.authorize_replace run inside the step because their verdict
-    // is the answer; if one throws, the exception is logged and the default decides.
+    // default_refer_policy), refer.allow_refer_from (out-of-dialog REFERs, refused by default) and
+    // refer.authorize_replace run inside the step because their verdict is the answer; if one
+    // throws, the exception is logged and the default decides.
     ReferConfig refer{};
     TransfereeHandler on_transferee{};
 };

@@ -56,12 +56,23 @@ struct UserAgent::Impl final : Driven {
             };
         }
         if (refer.authorize_replace) {
-            refer.authorize_replace = [this, f = std::move(refer.authorize_replace)](const Message& m, SessionId old) {
+            refer.authorize_replace = [this, f = std::move(refer.authorize_replace)](const Message& m, SessionId old,
+                                                                                      ReplaceRelation relation) {
                 try {
-                    return f(m, old);
+                    return f(m, old, relation);
                 } catch (...) {
-                    log("authorize_replace threw: the replacement is allowed (the default)");
-                    return true;
+                    log("authorize_replace threw: the default decides");
+                    return default_authorize_replace(relation);
+                }
+            };
+        }
+        if (refer.allow_refer_from) {
+            refer.allow_refer_from = [this, f = std::move(refer.allow_refer_from)](const Message& m, const Source& from) {
+                try {
+                    return f(m, from);
+                } catch (...) {
+                    log("allow_refer_from threw: the REFER is refused (the default)");
+                    return false;
                 }
             };
         }

@@ -138,7 +138,12 @@ TEST_P(TransferApi, TargetRejectsTransfer) {
 }
 
 TEST_P(TransferApi, OutOfDialogRefer) {
-    Party a(io, "alice", GetParam()), b(io, "bob", GetParam()), c(io, "carol", GetParam());
+    // R38: B allows out-of-dialog REFERs from alice on loopback.
+    UserAgentOptions bo;
+    bo.refer.allow_refer_from = [](const Message& refer, const Source& source) {
+        return refer.from().uri.user == "alice" && source.remote.host == "127.0.0.1";
+    };
+    Party a(io, "alice", GetParam()), b(io, "bob", GetParam(), Answer::ok, std::move(bo)), c(io, "carol", GetParam());
     start(a, b, c);
     Recorder rec;
     Transfer t(a.ua(), OutOfDialog{.recipient = b.uri()}, c.uri(), TransferOptions{.handlers = rec.handlers()});
@@ -157,6 +162,28 @@ TEST_P(TransferApi, OutOfDialogRefer) {
     auto again = t.refer();
     ASSERT_FALSE(again.has_value());
     EXPECT_EQ(again.error().code, TransferErrc::already_sent);
+}
+
+// R38: by default an out-of-dialog REFER is refused 403 and nothing is called; a throwing
+// allow_refer_from refuses too (logged).
+TEST_P(TransferApi, OutOfDialogReferIsRefusedByDefault) {
+    UserAgentOptions throwing;
+    throwing.refer.allow_refer_from = [](const Message&, const Source&) -> bool { throw std::runtime_error("boom"); };
+    Party a(io, "alice", GetParam()), b(io, "bob", GetParam()), c(io, "carol", GetParam()),
+        d(io, "dave", GetParam(), Answer::ok, std::move(throwing));
+    start(a, b, c, d);
+    for (Party* recipient : {&b, &d}) {
+        Transfer t(a.ua(), OutOfDialog{.recipient = recipient->uri()}, c.uri());
+        ASSERT_TRUE(t.refer().has_value());
+        ASSERT_TRUE(run_until(io, [&] { return t.ended(); }));
+        EXPECT_EQ(t.outcome(), ReferOutcome::rejected);
+        EXPECT_EQ(t.final_response_status(), 403);
+        EXPECT_TRUE(recipient->transferee().empty());  // no event: nothing was read past the 403
+        EXPECT_EQ(recipient->ua().stack().counts().sessions, 0u);  // no INVITE placed
+    }
+    EXPECT_EQ(c.count(SessionEventKind::incoming_call), 0u);
+    EXPECT_TRUE(std::any_of(d.log().begin(), d.log().end(),
+                            [](const std::string& l) { return l.find("allow_refer_from threw") != std::string::npos; }));
 }
 
 TEST_P(TransferApi, ThrowingHandlersChangeNothingOnTheWire) {
@@ -347,7 +374,8 @@ TEST_P(TransferApi, RequireReplacesIsUnderstoodByDefault) {
     auto bc = b.ua().invite(InviteOptions{
         .target = c.uri(),
         .headers = {{"Replaces", info->call_id + ";to-tag=" + info->remote_tag + ";from-tag=" + info->local_tag},
-                    {"Require", "replaces"}},
+                    {"Require", "replaces"},
+                    {"Referred-By", info->local_uri}},  // acting for alice, the replaced party (R39)
         .body = std::nullopt,
         .content_type = "application/sdp"});
     ASSERT_TRUE(bc.has_value());

@@ -87,6 +87,11 @@ UserAgentOptions transferee_options(std::string domain, std::function<void(std::
         if (ours) return default_refer_policy(ctx);  // sip/sips, method INVITE
         return ReferDecision{.verdict = ReferVerdict::reject, .status = 403, .reason = "Forbidden"};
     };
+    // A REFER outside a call is refused 403 unless allowed: here from our domain (From is a claim;
+    // the Source gives the address it came from).
+    options.refer.allow_refer_from = [domain](const Message& refer, const Source&) {
+        return refer.from().uri.host == domain;
+    };
     options.on_transferee = [print](UserAgent&, const TransfereeEvent& e) {
         if (e.kind == TransfereeEventKind::transfer_notified) print("told transferor " + std::to_string(e.status));
     };

@@ -78,14 +78,31 @@ TEST(GuideExamples, AttendedTransfer) {
 TEST(GuideExamples, SetupAndOutOfDialog) {
     boost::asio::io_context io;
     auto a = guide::make_user_agent(io, "alice", "127.0.0.1");
+    auto c = guide::make_user_agent(io, "carol", "127.0.0.1");
+    // B allows out-of-dialog REFERs from 127.0.0.1 (alice's AOR host): transferee_options.
+    Party b(io, "bob", Transport::udp, Answer::ok, guide::transferee_options("127.0.0.1", [](std::string) {}));
+    ASSERT_TRUE(a && c && b.start());
+    auto t = guide::out_of_dialog_transfer(*a, b.uri(), c->contact_uri(Transport::udp).value());
+    ASSERT_TRUE(t.has_value()) << t.error().detail;
+    ASSERT_TRUE(run_until(io, [&] { return t->ended(); }));
+    EXPECT_EQ(t->outcome(), ReferOutcome::accepted);
+    EXPECT_EQ(c->stack().counts().sessions, 1u);  // B's call to C is up
+}
+
+// R38: a user agent made as the guide's setup does refuses REFERs outside a call (403).
+TEST(GuideExamples, OutOfDialogReferIsRefusedByDefault) {
+    boost::asio::io_context io;
+    auto a = guide::make_user_agent(io, "alice", "127.0.0.1");
     auto b = guide::make_user_agent(io, "bob", "127.0.0.1");
     auto c = guide::make_user_agent(io, "carol", "127.0.0.1");
     ASSERT_TRUE(a && b && c);
     auto t = guide::out_of_dialog_transfer(*a, b->contact_uri(Transport::udp).value(), c->contact_uri(Transport::udp).value());
     ASSERT_TRUE(t.has_value()) << t.error().detail;
     ASSERT_TRUE(run_until(io, [&] { return t->ended(); }));
-    EXPECT_EQ(t->outcome(), ReferOutcome::accepted);
-    EXPECT_EQ(c->stack().counts().sessions, 1u);  // B's call to C is up
+    EXPECT_EQ(t->outcome(), ReferOutcome::rejected);
+    EXPECT_EQ(t->final_response_status(), 403);
+    EXPECT_EQ(b->stack().counts().sessions, 0u);  // B placed no call
+    EXPECT_EQ(c->stack().counts().sessions, 0u);
 }
 
 }  // namespace

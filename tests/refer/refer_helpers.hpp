@@ -268,8 +268,10 @@ struct CallScript {
 // it answers calls per `script` and every request 200, and records how each session ended.
 class Party : public StackNode {
 public:
-    Party(sim::Network& net, std::string name, const Endpoint& address, std::uint64_t seed)
-        : StackNode(net, address, party_config(name, address, seed)), name_(std::move(name)) {
+    // `tweak` changes the party's configuration before its stack is built.
+    Party(sim::Network& net, std::string name, const Endpoint& address, std::uint64_t seed,
+          const std::function<void(StackConfig&)>& tweak = {})
+        : StackNode(net, address, party_config(name, address, seed, tweak)), name_(std::move(name)) {
         on_event = [this](StackNode&, const StackEvent& ev, Time now) { application(ev, now); };
     }
 
@@ -292,11 +294,17 @@ public:
     std::vector<SessionId> incoming;          // calls offered to the application
 
 private:
-    static StackConfig party_config(const std::string& name, const Endpoint& address, std::uint64_t seed) {
+    static StackConfig party_config(const std::string& name, const Endpoint& address, std::uint64_t seed,
+                                    const std::function<void(StackConfig&)>& tweak) {
         UserAgentConfig c;
+        c.aor = "sip:" + name + "@" + address.host;  // From of its calls, Referred-By of its REFERs
         c.transaction.random = [n = seed]() mutable { return n += 0x9E3779B97F4A7C15ull; };
         c.supported = {"replaces", "norefersub"};
-        return StackConfig{.ua = std::move(c), .refer = ReferConfig{.aor = "sip:" + name + "@" + address.host}};
+        StackConfig config{.ua = std::move(c), .refer = ReferConfig{.aor = "sip:" + name + "@" + address.host}};
+        // The parties take out-of-dialog REFERs from one another (R38 refuses strangers' by default).
+        config.refer.out_of_dialog_refer = OutOfDialogRefer::allow;
+        if (tweak) tweak(config);
+        return config;
     }
     static AnswerOptions with_status(int st) {
         return AnswerOptions{.status = st, .reason = {}, .headers = {}, .body = std::nullopt};
@@ -357,9 +365,10 @@ inline sim::LinkConfig lossy() {
 
 // A (alice), B (bob) and C (carol), full stacks on one network.
 struct World {
-    explicit World(std::uint64_t seed)
+    // `carol`: changes C's configuration (the transfer target, whose calls are replaced).
+    explicit World(std::uint64_t seed, const std::function<void(StackConfig&)>& carol = {})
         : net(seed), a(net, "alice", {"192.0.2.1", 5060}, 0x1000 + seed), b(net, "bob", {"192.0.2.2", 5060}, 0x2000 + seed),
-          c(net, "carol", {"192.0.2.3", 5060}, 0x3000 + seed) {}
+          c(net, "carol", {"192.0.2.3", 5060}, 0x3000 + seed, carol) {}
     void run(Duration d) { net.run_until(net.now() + d); }
     // A calls B (given `setup` to be confirmed), REFERs B to C in that call, then runs `then`.
     SessionId call_and_refer(Duration then, Duration setup = std::chrono::seconds(2)) {

@@ -8,6 +8,7 @@
 
 #include "referkit/core/refer_server.hpp"
 #include "referkit/core/replaces.hpp"
+#include "referkit/core/stack_config.hpp"
 
 namespace referkit {
 namespace {
@@ -535,6 +536,47 @@ TEST(Replaces, FromARequest) {
         EXPECT_EQ(r->action, ReplacesAction::reject);
         EXPECT_EQ(r->status, 400);
     }
+}
+
+// R39: how the initiator relates to the replaced call's remote party (From of the helper's
+// requests: <sip:alice@example.com>).
+TEST(ReplacesAuthorization, FromIsTheReplacedParty) {
+    const Message m = parse(request_text("INVITE", {"Replaces: c1@h;to-tag=L1;from-tag=R1"}, false, 1));
+    EXPECT_EQ(replace_relation(m, "<sip:alice@example.com>"), ReplaceRelation::same_party);
+    EXPECT_EQ(replace_relation(m, "\"Alice\" <sip:alice@EXAMPLE.com;transport=tcp>"), ReplaceRelation::same_party);
+    EXPECT_EQ(replace_relation(m, "<sip:alice@example.com:5080>"), ReplaceRelation::same_party);  // port on one side only
+    EXPECT_EQ(replace_relation(m, "<sip:Alice@example.com>"), ReplaceRelation::unrelated);  // user is case-sensitive
+    EXPECT_EQ(replace_relation(m, "<sips:alice@example.com>"), ReplaceRelation::unrelated);
+    EXPECT_EQ(replace_relation(m, "<sip:carol@example.com>"), ReplaceRelation::unrelated);
+    EXPECT_EQ(replace_relation(m, "<sip:alice@example.net>"), ReplaceRelation::unrelated);
+    EXPECT_EQ(replace_relation(m, "not a uri"), ReplaceRelation::unrelated);
+}
+
+TEST(ReplacesAuthorization, ReferredByNamesTheReplacedParty) {
+    auto invite = [](std::string referred_by) {
+        return parse(request_text("INVITE", {"Replaces: c1@h;to-tag=L1;from-tag=R1", std::move(referred_by)}, false, 1));
+    };
+    // The attended transfer: carol's call with dave is replaced by alice, referred by dave.
+    EXPECT_EQ(replace_relation(invite("Referred-By: <sip:dave@example.org>"), "<sip:dave@example.org>;x=1"),
+              ReplaceRelation::referred_by);
+    // linphonec writes the addr-spec form.
+    EXPECT_EQ(replace_relation(invite("Referred-By: sip:dave@127.0.0.1"), "<sip:dave@127.0.0.1>"),
+              ReplaceRelation::referred_by);
+    EXPECT_EQ(replace_relation(invite("b: \"Dave\" <sip:dave@127.0.0.1:5070>;cid=x"), "<sip:dave@127.0.0.1>"),
+              ReplaceRelation::referred_by);
+    EXPECT_EQ(replace_relation(invite("Referred-By: <sip:mallory@example.org>"), "<sip:dave@example.org>"),
+              ReplaceRelation::unrelated);
+    EXPECT_EQ(replace_relation(invite("Referred-By: <sip:dave@example.org:5070>"), "<sip:dave@example.org:5080>"),
+              ReplaceRelation::unrelated);  // both give a port: they must agree
+    EXPECT_EQ(replace_relation(invite("Referred-By: <<garbage"), "<sip:dave@example.org>"), ReplaceRelation::unrelated);
+    const Message two = parse(request_text("INVITE", {"Replaces: c1@h;to-tag=L1;from-tag=R1",
+                                                      "Referred-By: <sip:dave@example.org>",
+                                                      "Referred-By: <sip:dave@example.org>"},
+                                           false, 1));
+    EXPECT_EQ(replace_relation(two, "<sip:dave@example.org>"), ReplaceRelation::unrelated);  // RFC 3892: one value
+    EXPECT_TRUE(default_authorize_replace(ReplaceRelation::same_party));
+    EXPECT_TRUE(default_authorize_replace(ReplaceRelation::referred_by));
+    EXPECT_FALSE(default_authorize_replace(ReplaceRelation::unrelated));
 }
 
 }  // namespace

@@ -78,8 +78,10 @@ TEST(TransferE2e, ReplacesWithEarlyOnlyOnAConfirmedCallIs486AndTheCallStays) {
     InviteOptions o;
     o.target = w.c.uri();
     // Seen from C: to-tag = C's tag = A's remote tag; from-tag = A's tag.
+    // Referred-By A: B acts for the replaced party (R39), so the 486 is the RFC 3891 §3 answer.
     o.headers = {{"Replaces", info->call_id + ";to-tag=" + info->remote_tag + ";from-tag=" + info->local_tag +
-                                  ";early-only"}};
+                                  ";early-only"},
+                 {"Referred-By", "<" + w.a.aor() + ">"}};
     ASSERT_TRUE(w.b.stack().invite(o, w.net.now()));
     w.b.pump(w.net.now());
     w.run(5s);

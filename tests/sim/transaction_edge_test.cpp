@@ -41,6 +41,62 @@ TEST_F(Txn, TransportErrorOnAResponseEndsTheServerTransaction) {
 
 // ---------------------------------------------------------------- bad input and limits
 
+// Issue 18's fair limits: one source is held to Limits::max_transactions_per_source (503 with
+// Retry-After to it alone), another source is still served, and the count falls as its
+// transactions end (Timer J).
+TEST_F(Txn, OneSourceIsHeldToItsShareWhileOthersAreServed) {
+    TransactionOptions o = options();
+    o.limits.max_transactions = 8;
+    o.limits.max_transactions_per_source = 3;
+    reset(std::move(o));
+    for (int i = 0; i < 5; ++i)
+        receive(incoming("OPTIONS", "SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bKflood" + std::to_string(i)));
+    const std::vector<TransactionEvent> admitted = events();
+    EXPECT_EQ(admitted.size(), 3u);
+    auto sent = drain();
+    ASSERT_EQ(sent.size(), 2u);
+    for (const Transmit& t : sent) {
+        Message busy = parse(t.bytes.view());
+        EXPECT_EQ(busy.status(), 503);
+        EXPECT_NE(busy.find(HeaderId::retry_after), nullptr);
+        EXPECT_EQ(t.destination.remote.host, "192.0.2.1");
+    }
+    EXPECT_EQ(L().counters().rejected_source_overload, 2u);
+    EXPECT_EQ(L().counters().rejected_overload, 0u);
+    const Source other{Transport::udp, {"192.0.2.9", 40000}, 0};
+    receive(incoming("OPTIONS", "SIP/2.0/UDP 192.0.2.9:5070;branch=z9hG4bKother"), other);
+    EXPECT_EQ(events().size(), 1u);  // served
+    // The flooding source's transactions end (answered, then Timer J): it is served again.
+    for (const TransactionEvent& e : admitted) EXPECT_TRUE(L().respond(e.id, answer(200), now_));
+    drain();
+    run_until(now_ + std::chrono::seconds(33));
+    (void)events();
+    receive(incoming("OPTIONS", "SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bKagain"));
+    EXPECT_EQ(events().size(), 1u);
+    EXPECT_EQ(L().counters().rejected_source_overload, 2u);
+}
+
+// With every transaction taken, a request in one of the TU's dialogs (TransactionOptions::
+// in_dialog) still opens one, from the reserve; a stranger's request with a made-up To tag does not.
+TEST_F(Txn, InDialogRequestsUseTheReserveWhenTheLayerIsFull) {
+    TransactionOptions o = options();
+    o.limits.max_transactions = 2;
+    o.limits.reserved_in_dialog_transactions = 1;
+    o.in_dialog = [](const Message& m) { return m.to().tag == "ours"; };
+    reset(std::move(o));
+    receive(incoming("OPTIONS", "SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bK1"));
+    receive(incoming("OPTIONS", "SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bK2"));
+    EXPECT_EQ(events().size(), 2u);
+    receive(incoming("NOTIFY", "SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bK3", "made-up"));
+    EXPECT_TRUE(events().empty());
+    receive(incoming("NOTIFY", "SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bK4", "ours"));
+    EXPECT_EQ(events().size(), 1u);
+    receive(incoming("NOTIFY", "SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bK5", "ours"));  // the reserve is bounded too
+    EXPECT_TRUE(events().empty());
+    EXPECT_EQ(L().counters().admitted_in_reserve, 1u);
+    EXPECT_EQ(L().counters().rejected_overload, 2u);
+}
+
 TEST_F(Txn, BeyondMaxTransactionsRequestsGet503WithRetryAfter) {
     TransactionOptions o = options();
     o.limits.max_transactions = 2;

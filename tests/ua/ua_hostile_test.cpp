@@ -26,6 +26,34 @@ void answer_everything(Stack& stack, const StackEvent& ev, Time now) {
     if (const auto* req = std::get_if<RequestEvent>(&ev)) (void)stack.respond(req->incoming, UaResponse{}, now);
 }
 
+// UserAgentConfig::max_route_set_bytes (4 KB): an INVITE whose Record-Route set is larger is
+// answered 400 and makes no dialog; one within the bound makes its call as usual.
+TEST(UaHostile, RouteSetsLargerThanTheBoundAreRefused) {
+    sim::Network net(1);
+    StackNode b(net, b_addr, ua_config("sip:bob@192.0.2.2", 2));
+    b.on_event = [](StackNode& n, const StackEvent& ev, Time now) { answer_everything(n.stack(), ev, now); };
+    std::vector<int> finals;
+    sim::CoreNode raw(net, raw_addr, raw_options(8000), [&](sim::CoreNode&, TransactionEvent& e, Time) {
+        if (e.kind == EventKind::response && e.message && e.message->status() >= 200 && !e.repeated)
+            finals.push_back(e.message->status());
+    });
+    auto invite = [&](std::string call_id, std::size_t hops) {
+        RawRequest r{.method = "INVITE", .uri = "sip:bob@192.0.2.2:5060", .from = "<sip:raw@192.0.2.9>;tag=r1",
+                     .to = "<sip:bob@192.0.2.2>", .call_id = std::move(call_id), .cseq = "1", .headers = {},
+                     .content_type = "application/sdp", .body = audio_answer};
+        for (std::size_t i = 0; i < hops; ++i)  // 46 bytes each
+            r.headers.emplace_back("Record-Route", "<sip:proxy" + std::to_string(1000 + i) + ".example.com:5060;lr;x=pad-pad>");
+        ASSERT_TRUE(send_raw(raw, r, b_addr, net.now()));
+        net.run_until(net.now() + 50ms);
+    };
+    invite("big@raw", 100);   // about 4.6 KB: refused
+    invite("small@raw", 40);  // about 1.8 KB: a call
+    ASSERT_EQ(finals.size(), 2u);
+    EXPECT_EQ(finals[0], 400);
+    EXPECT_EQ(finals[1], 200);
+    EXPECT_EQ(b.count(K::incoming_call), 1u) << b.timeline();
+}
+
 TEST(UaHostile, OddRequestsAreAnsweredAndLeaveNothingBehind) {
     sim::Network net(1);
     StackNode b(net, b_addr, ua_config("sip:bob@192.0.2.2", 2));

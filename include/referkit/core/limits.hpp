@@ -29,6 +29,15 @@ struct Limits {
     // agent: non-INVITE server transactions live 64*T1 = 32 s on UDP, so the default absorbs about
     // 500 requests/s sustained (a few KiB each).
     std::size_t max_transactions = 16384;
+    // Open server transactions whose requests came from one source address (IP, any port or
+    // transport): one sender cannot take them all. Beyond it that sender's requests get 503 with
+    // Retry-After while others' are served. 0 = no per-source bound. A deployment behind one proxy
+    // (every request from its address) raises it to max_transactions.
+    std::size_t max_transactions_per_source = 4096;
+    // Requests inside a dialog of the TU (TransactionOptions::in_dialog) may open this many
+    // transactions beyond max_transactions and are never held to the per-source bound: a flood of
+    // strangers' requests never sheds a live transfer's NOTIFY or a call's BYE.
+    std::size_t reserved_in_dialog_transactions = 2048;
 };
 
 }  // namespace referkit

@@ -9,6 +9,7 @@
 
 #include "referkit/core/headers.hpp"
 #include "referkit/core/message.hpp"
+#include "referkit/core/uri.hpp"
 
 namespace referkit {
 
@@ -53,5 +54,25 @@ struct ReplacesDecision {
 // a Join header (contradictory semantics, §3 / RFC 3911).
 [[nodiscard]] std::optional<ReplacesDecision> decide_replaces(const Message& request,
                                                               std::span<const ReplacesCandidate> dialogs);
+
+// How the initiator of an INVITE with Replaces relates to the party it would replace: the remote
+// party of the matched call (RFC 3891 §3; docs/transfer-rules.md R39). Read from the INVITE's own
+// headers, which the sender writes: a claim, not an authenticated identity.
+enum class ReplaceRelation : std::uint8_t {
+    same_party,   // From is the replaced call's remote party (§3: "equivalent to the user being replaced")
+    referred_by,  // Referred-By (RFC 3892) names the replaced call's remote party (§3: a replacement sent
+                  // on behalf of the other participant: the transferor of an attended transfer)
+    unrelated,    // neither: a third party that learnt the dialog identifiers
+};
+[[nodiscard]] std::string_view to_string(ReplaceRelation r) noexcept;
+
+// The same party, as far as two URIs can say: the same scheme, user (case-sensitive, escapes decoded)
+// and host (case-insensitive), and the same port when both give one (RFC 3261 §19.1.4 on the parts
+// of an address-of-record, §10.3 step 5: parameters and headers ignored). tel: the same number.
+[[nodiscard]] bool same_party(const Uri& a, const Uri& b);
+// `remote_uri`: the replaced call's remote URI as its dialog keeps it (name-addr or addr-spec,
+// RFC 3261 §12.1). same_party when the INVITE's From is that party, else referred_by when its one
+// Referred-By names it, else unrelated (also when remote_uri or Referred-By does not parse).
+[[nodiscard]] ReplaceRelation replace_relation(const Message& invite, std::string_view remote_uri);
 
 }  // namespace referkit

@@ -16,8 +16,10 @@
 #include "referkit/core/ids.hpp"
 #include "referkit/core/message.hpp"
 #include "referkit/core/refer_server.hpp"
+#include "referkit/core/replaces.hpp"
 #include "referkit/core/sdp.hpp"
 #include "referkit/core/transaction_layer.hpp"
+#include "referkit/core/transport.hpp"
 #include "referkit/core/uri.hpp"
 
 namespace referkit {
@@ -71,6 +73,10 @@ struct UserAgentConfig {
     SdpLocal sdp_local{};
     std::size_t max_sessions = 1024;              // beyond: incoming INVITE 486 ... invite() limit_reached
     std::size_t max_dialogs = 4096;
+    // Bytes of Record-Route values a request that may create a dialog can carry (the route set a
+    // dialog keeps for its life, RFC 3261 §12.1.1): beyond it the request is answered 400, so
+    // that dialogs of strangers cannot hold large route sets. 0 = no bound.
+    std::size_t max_route_set_bytes = 4096;
     std::size_t max_requests = 4096;              // our generic requests waiting + incoming waiting
     // How long the (Call-ID, From tag, CSeq) of a NOTIFY answered 2xx that said
     // Subscription-State: terminated is remembered, so that an exact duplicate arriving after its
@@ -84,6 +90,18 @@ struct UserAgentConfig {
     // fired by then, RFC 3261 §17.1.2.2); zero = never.
     Duration unanswered_request_timeout = std::chrono::seconds(32);
 };
+
+// Out-of-dialog REFERs: refused (403) unless allowed (docs/transfer-rules.md R38).
+enum class OutOfDialogRefer : std::uint8_t {
+    refuse,  // 403, unless ReferConfig::allow_refer_from allows the request
+    allow,   // every one reaches refer_policy (the behaviour before R38)
+};
+
+// The default authorization of a replacement (docs/transfer-rules.md R39): the requester is the
+// replaced call's remote party, or was referred by it (RFC 3891 §3).
+[[nodiscard]] constexpr bool default_authorize_replace(ReplaceRelation relation) noexcept {
+    return relation != ReplaceRelation::unrelated;
+}
 
 // How the stack takes part in call transfer (RFC 3515, RFC 3891, RFC 4488).
 struct ReferConfig {
@@ -99,14 +117,26 @@ struct ReferConfig {
     // application as RequestEvents (it answers them); transfers it starts still work.
     bool handle_refer = true;
     ReferPolicy refer_policy = {};        // accept or reject a valid REFER; empty = default_refer_policy
+    // A REFER outside any dialog of ours (no call, no subscription: anyone who can reach us) is
+    // refused 403 before it is read further, unless allowed here (docs/transfer-rules.md R38;
+    // RFC 3515 §5.2: REFERs are accepted by policy only from referrers the user approved). An
+    // allowed one is then validated and refer_policy decides on it. A REFER within a dialog we have
+    // is not concerned (in-dialog REFERs are accepted by refer_policy alone).
+    OutOfDialogRefer out_of_dialog_refer = OutOfDialogRefer::refuse;
+    // With refuse: when set, asked for each out-of-dialog REFER (the request, where it came from);
+    // true allows it. Its From is the sender's claim, not an authenticated identity.
+    std::function<bool(const Message& refer, const Source& source)> allow_refer_from = {};
     ReferServerOptions server = {};       // subscription duration, Refer-Sub, embedded headers, queue bound
     // Act on incoming INVITEs with Replaces (RFC 3891 §3) and list "replaces" in Supported (so a
     // peer's `Require: replaces` is not answered 420). false: such INVITEs reach the application
     // as ordinary incoming calls.
     bool handle_replaces = true;
-    // Authorises a replacement the RFC 3891 rules accept (§3: the application checks Referred-By or
-    // the initiator's identity); empty = allow. Returning false rejects the INVITE 403.
-    std::function<bool(const Message& invite, SessionId replaced)> authorize_replace = {};
+    // Authorises a replacement the RFC 3891 rules accept, i.e. one that names a live call of ours
+    // (§3: the UA MUST verify that the initiator is authorized to replace it). `relation` says how
+    // the INVITE's From or Referred-By relates to that call's remote party (replaces.hpp). Empty =
+    // default_authorize_replace: only a related requester (docs/transfer-rules.md R39). Returning
+    // false rejects the INVITE 403 and leaves the call as it is.
+    std::function<bool(const Message& invite, SessionId replaced, ReplaceRelation relation)> authorize_replace = {};
     // How long an ended call is remembered so that a Replaces naming it gets 603 (§3), not 481.
     Duration ended_memory = std::chrono::seconds(32);
     // --- transferor side

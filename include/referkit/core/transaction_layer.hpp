@@ -66,6 +66,10 @@ struct TransactionOptions {
     std::uint32_t retry_after_seconds = 5;
     // Limits for parsing received messages and for the number of open transactions.
     Limits limits = {};
+    // Whether a received request with a To tag belongs to a dialog of the TU (a pure query, called
+    // inside receive() before the layer admits the request): such requests may use
+    // Limits::reserved_in_dialog_transactions. Empty: none does. The Stack sets it.
+    std::function<bool(const Message&)> in_dialog = {};
 };
 
 // Bytes to send. `transaction` is the transaction that produced them (0 for stateless answers);
@@ -159,6 +163,8 @@ struct TransactionCounters {
     std::uint64_t stray_acks = 0;                // ACKs matching no transaction (passed to the TU)
     std::uint64_t stray_cancels = 0;             // CANCELs matching nothing, answered 481
     std::uint64_t rejected_overload = 0;         // requests answered 503 at max_transactions
+    std::uint64_t rejected_source_overload = 0;  // answered 503 at max_transactions_per_source
+    std::uint64_t admitted_in_reserve = 0;       // in-dialog requests admitted beyond max_transactions
 };
 
 // Precondition of every member but destruction and assignment: the layer was not moved from.

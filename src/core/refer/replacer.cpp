@@ -37,6 +37,7 @@ void Replacer::on_invite(SessionId session, const Message& invite, Time now) {
     // The dialog the Replaces value names (§3: to-tag is our tag, from-tag the peer's), live or
     // ended recently: at most one candidate, found by index.
     std::vector<ReplacesCandidate> candidates;
+    std::string remote_uri;  // the matched live call's remote party (R39)
     if (auto r = invite.replaces(); r && !r->call_id.empty()) {
         const std::string key = dialog_key(r->call_id, r->to_tag, r->from_tag);
         ReplacesCandidate c{.key = 0, .call_id = std::string(r->call_id), .local_tag = std::string(r->to_tag),
@@ -54,6 +55,7 @@ void Replacer::on_invite(SessionId session, const Message& invite, Time now) {
                 case SessionState::confirmed: c.state = ReplacesDialogState::confirmed; break;
                 case SessionState::ending: c.state = ReplacesDialogState::terminated; break;
             }
+            remote_uri = d->dialog.info().remote_uri;
             candidates.push_back(std::move(c));
         } else if (auto it = ended_.find(key); it != ended_.end()) {
             c.key = it->second.value;
@@ -66,8 +68,15 @@ void Replacer::on_invite(SessionId session, const Message& invite, Time now) {
     ReplacesDecision d = *decision;
     const SessionId old{d.key};
     const ReferConfig& c = s_.config.refer;
-    if (d.action != ReplacesAction::reject && c.authorize_replace && !c.authorize_replace(invite, old))
-        d = ReplacesDecision{.action = ReplacesAction::reject, .status = 403, .reason = "Forbidden", .key = d.key};
+    // §3: a match with a live call (to replace, or 486 for early-only) needs the initiator's
+    // authorization: by default only the call's remote party or one it referred (R39).
+    if (d.action != ReplacesAction::reject || d.status == 486) {
+        const ReplaceRelation relation = replace_relation(invite, remote_uri);
+        const bool allowed = c.authorize_replace ? c.authorize_replace(invite, old, relation)
+                                                 : default_authorize_replace(relation);
+        if (!allowed)
+            d = ReplacesDecision{.action = ReplacesAction::reject, .status = 403, .reason = "Forbidden", .key = d.key};
+    }
     auto event = [&](TransfereeEventKind kind, int status) {
         s_.emit(TransfereeEvent{.kind = kind, .handle = {}, .session = session, .replaced = old, .status = status,
                                 .target = {}, .cause = ReferServerCause::none});

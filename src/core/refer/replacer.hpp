@@ -1,7 +1,8 @@
 // INVITEs with Replaces (RFC 3891 §3) inside the Stack: the new call is matched against our
 // dialogs by (Call-ID, to-tag = our tag, from-tag = theirs) through the dialog set's index, and
 // against the calls that ended within ReferConfig::ended_memory (603 then); decide_replaces
-// (replaces.hpp) decides, ReferConfig::authorize_replace may refuse (403), and the stack answers
+// (replaces.hpp) decides, the requester must be authorized (ReferConfig::authorize_replace, by
+// default the replaced call's remote party or one it referred: 403 otherwise), and the stack answers
 // the new call and hangs up (BYE) or cancels (CANCEL) the one it replaces.
 #pragma once
 #include <deque>

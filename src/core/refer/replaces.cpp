@@ -50,4 +50,39 @@ std::optional<ReplacesDecision> decide_replaces(const Message& request, std::spa
     return decide_replaces(*r, dialogs);
 }
 
+std::string_view to_string(ReplaceRelation r) noexcept {
+    switch (r) {
+        case ReplaceRelation::same_party: return "same_party";
+        case ReplaceRelation::referred_by: return "referred_by";
+        case ReplaceRelation::unrelated: return "unrelated";
+    }
+    return "unrelated";
+}
+
+bool same_party(const Uri& a, const Uri& b) {
+    // RFC 3261 §10.3 step 5: an address-of-record without its parameters (and headers); §19.1.4
+    // compares the rest. A port given on one side only is not held against it: a dialog's remote
+    // URI may be the address we dialled, the party's own AOR omits it.
+    Uri x = a, y = b;
+    x.params = ParamList{};
+    y.params = ParamList{};
+    x.headers = {};
+    y.headers = {};
+    x.password = {};
+    y.password = {};
+    if (x.port == 0 || y.port == 0) x.port = y.port = 0;
+    return uri_equivalent(x, y);
+}
+
+ReplaceRelation replace_relation(const Message& invite, std::string_view remote_uri) {
+    auto remote = parse_name_addr(remote_uri);
+    if (!remote) return ReplaceRelation::unrelated;
+    // §3: the initiator is the user being replaced.
+    if (same_party(invite.from().uri, remote->uri)) return ReplaceRelation::same_party;
+    // §3: Referred-By corresponds to the user being replaced (RFC 3892 §3: one value).
+    if (invite.count(HeaderId::referred_by) == 1)
+        if (auto by = invite.referred_by(); by && same_party(by->uri, remote->uri)) return ReplaceRelation::referred_by;
+    return ReplaceRelation::unrelated;
+}
+
 }  // namespace referkit

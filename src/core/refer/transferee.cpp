@@ -22,6 +22,15 @@ void Transferee::rearm(Entry& e) {
 
 void Transferee::on_refer(ServerRequest& r, Time now) {
     const ReferConfig& c = s_.config.refer;
+    if (!r.dialog && c.out_of_dialog_refer != OutOfDialogRefer::allow &&
+        !(c.allow_refer_from && c.allow_refer_from(r.message, r.source))) {
+        // R38 (RFC 3515 §5.2): a REFER from outside our dialogs, from a referrer nobody approved,
+        // is refused before it is read: 403, no event, nothing placed.
+        (void)s_.respond(r, UaResponse{.status = 403, .reason = "Forbidden", .headers = {}, .content_type = {},
+                                       .body = {}, .creates_dialog = false},
+                         now);
+        return;
+    }
     auto ctx = ReferServerContext::from_request(r.message, c.server);
     if (!ctx) {
         // RFC 3515 §2.4.2: a malformed REFER gets 400; no context, no event.

@@ -37,16 +37,24 @@ StackConfig completed(StackConfig c) {
     return c;
 }
 
-TransactionOptions shared_random(UserAgentConfig& c, std::shared_ptr<std::function<std::uint64_t()>>& out) {
+TransactionOptions shared_random(UserAgentConfig& c, std::shared_ptr<std::function<std::uint64_t()>>& out,
+                                 std::function<bool(const Message&)> in_dialog) {
     out = std::make_shared<std::function<std::uint64_t()>>(std::move(c.transaction.random));
     TransactionOptions o = c.transaction;
+    o.in_dialog = std::move(in_dialog);
     if (*out) o.random = [r = out] { return (*r)(); };  // else unset: the TransactionLayer aborts (precondition)
     return o;
 }
 
 }  // namespace
 
-Stack::Impl::Impl(StackConfig c) : config(completed(std::move(c))), txl(shared_random(config.ua, random_source)) {
+Stack::Impl::Impl(StackConfig c)
+    : config(completed(std::move(c))),
+      // A request in one of our dialogs may use the transactions held in reserve (Limits), so a
+      // flood of strangers' requests never sheds it. Called only inside txl.receive().
+      txl(shared_random(config.ua, random_source, [this](const Message& m) {
+          return dialogs.find(m.call_id(), m.to().tag, m.from().tag) != nullptr;
+      })) {
     router.register_subscriber("refer", transferor, config.refer.handle_refer);
     if (config.refer.handle_refer) router.register_notifier("refer", transferee);
 }

@@ -155,6 +155,10 @@ void Stack::Impl::on_request(TransactionEvent& ev, Time now) {
         return;
     }
     if (m.to().tag.empty() && merged_request(ev, now)) return;
+    if (route_set_too_large(m)) {
+        sender.respond_simple(ev.id, 400, {}, now);  // UserAgentConfig::max_route_set_bytes
+        return;
+    }
     const bool event_request = m.method() == Method::notify || m.method() == Method::subscribe;
     if (m.method() == Method::notify && router.duplicate_final_notify(m, now)) {
         sender.respond_simple(ev.id, 200, {}, now);  // §17.2.2 beyond the transaction's life: no event
@@ -197,6 +201,18 @@ void Stack::Impl::on_request(TransactionEvent& ev, Time now) {
     }
     if (refuse_unhandled_method(ev, now)) return;
     deliver(ev, {}, {}, now);
+}
+
+bool Stack::Impl::route_set_too_large(const Message& m) const {
+    const std::size_t bound = config.ua.max_route_set_bytes;
+    if (bound == 0 || m.method() == Method::ack || m.method() == Method::cancel) return false;
+    // Only a request that may create a dialog (no To tag; a NOTIFY may fork one, RFC 6665
+    // §4.1.2.4) brings a route set that is kept.
+    if (!m.to().tag.empty() && m.method() != Method::notify) return false;
+    std::size_t bytes = 0;
+    for (const HeaderField& h : m.headers())
+        if (h.id == HeaderId::record_route && (bytes += h.value.size()) > bound) return true;
+    return false;
 }
 
 bool Stack::Impl::merged_request(const TransactionEvent& ev, Time now) {

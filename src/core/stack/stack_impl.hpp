@@ -113,6 +113,9 @@ struct Stack::Impl {
     // §8.2.2.2: true when `ev`'s request (no To tag) is another copy of a request whose server
     // transaction is ongoing: answered 482 here. Otherwise its key is held until it terminates.
     bool merged_request(const TransactionEvent& ev, Time now);
+    // UserAgentConfig::max_route_set_bytes: a request that may create a dialog with more
+    // Record-Route bytes than that (it is then answered 400).
+    [[nodiscard]] bool route_set_too_large(const Message& m) const;
     // The `terminated` event of `id`: its merged-request key, if any, is released.
     void forget_merge_key(TransactionId id);
     // §8.2.1: 405 with Allow when the application does not handle the request's method.

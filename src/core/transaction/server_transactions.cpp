@@ -76,6 +76,30 @@ const std::string& TransactionLayer::Impl::ensure_tag(ServerTx& tx) {
     return tx.response_to_tag;
 }
 
+bool TransactionLayer::Impl::admit(const Message& m, const Source& from) {
+    const Limits& l = opt.limits;
+    if (!m.to().tag.empty() && opt.in_dialog && opt.in_dialog(m)) {
+        if (open() >= l.max_transactions + l.reserved_in_dialog_transactions) {
+            ++counters.rejected_overload;
+            return false;
+        }
+        if (full()) ++counters.admitted_in_reserve;
+        return true;
+    }
+    if (full()) {
+        ++counters.rejected_overload;
+        return false;
+    }
+    if (l.max_transactions_per_source != 0) {
+        auto it = per_source.find(from.remote.host);
+        if (it != per_source.end() && it->second >= l.max_transactions_per_source) {
+            ++counters.rejected_source_overload;
+            return false;
+        }
+    }
+    return true;
+}
+
 void TransactionLayer::Impl::server_request(Message&& m, const Source& from) {
     if (m.method() == Method::ack) {
         if (ServerTx* tx = find_acked(m)) {
@@ -105,8 +129,7 @@ void TransactionLayer::Impl::server_request(Message&& m, const Source& from) {
             return;
         }
     }
-    if (full()) {  // Limits::max_transactions: §21.5.4 503 with Retry-After
-        ++counters.rejected_overload;
+    if (!admit(m, from)) {  // Limits::max_transactions(_per_source): §21.5.4 503 with Retry-After
         std::string extra = "Retry-After: " + std::to_string(opt.retry_after_seconds) + "\r\n";
         stateless_answer(m, from, 503, extra);
         return;
@@ -120,6 +143,11 @@ void TransactionLayer::Impl::server_request(Message&& m, const Source& from) {
     tx.invite = m.method() == Method::invite;
     tx.reliable = is_reliable(from.transport);
     tx.reply_to = txn::response_destination(m.top_via(), from);
+    if (opt.limits.max_transactions_per_source != 0) {
+        auto& entry = *per_source.try_emplace(from.remote.host, 0).first;
+        ++entry.second;
+        tx.source = &entry;
+    }
     tx.head = txn::response_head(m, from);
     tx.request_to_tag = std::string(m.to().tag);
     tx.response_to_tag = tx.request_to_tag;

@@ -84,6 +84,9 @@ struct ServerTx {
     int last_status = 0;
     Duration interval{};
     Timers timers;
+    // The entry of Impl::per_source this transaction counts in (nullptr: none). Elements of an
+    // unordered_map keep their address when it rehashes.
+    std::pair<const std::string, std::uint32_t>* source = nullptr;
 };
 
 // The keys below are written over `k`, a buffer the caller reuses; an index holds views of the
@@ -114,6 +117,9 @@ struct TransactionLayer::Impl {
     std::unordered_map<std::string_view, std::uint64_t> server_index;
     // §9.2: server transactions a CANCEL can match (any method but CANCEL and ACK), by base key.
     std::unordered_map<std::string_view, std::uint64_t> cancel_index;
+    // Open server transactions by source address (Limits::max_transactions_per_source); an entry
+    // goes with its last transaction.
+    std::unordered_map<std::string, std::uint32_t> per_source;
     // Reused buffers: the key being looked up, the Via and branch being written.
     std::string key_scratch, via_scratch;
     std::array<char, 7 + 16> branch_scratch{};
@@ -138,6 +144,9 @@ struct TransactionLayer::Impl {
     }
     [[nodiscard]] std::size_t open() const noexcept { return clients.size() + servers.size(); }
     [[nodiscard]] bool full() const noexcept { return open() >= opt.limits.max_transactions; }
+    // Whether a new server transaction may open for request `m` from `from`; counts a refusal.
+    // Requests in a dialog of the TU use the reserve; the others the global and per-source bounds.
+    [[nodiscard]] bool admit(const Message& m, const Source& from);
     [[nodiscard]] Duration timer_64t1() const { return 64 * opt.t1; }
     std::uint64_t random() { return opt.random(); }
     [[nodiscard]] std::string_view sent_by(Transport t) const {

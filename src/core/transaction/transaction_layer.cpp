@@ -85,6 +85,7 @@ void TransactionLayer::Impl::end_server(ServerTx& tx) {
         server_index.erase(it);
     if (auto it = cancel_index.find(tx.base()); tx.cancelable && it != cancel_index.end() && it->second == id.value)
         cancel_index.erase(it);
+    if (tx.source != nullptr && --tx.source->second == 0) per_source.erase(per_source.find(tx.source->first));
     servers.erase(id.value);
     if (announced) emit(EventKind::terminated, id);
 }

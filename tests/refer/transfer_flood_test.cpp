@@ -1,0 +1,101 @@
+// A transfer while strangers flood the transferor's port (docs/transfer-rules.md R37): the
+// flood is shed (503 with Retry-After), never the transfer's own NOTIFYs. Limits are small so the
+// flood is short; the rule is the same at the defaults (Limits::max_transactions_per_source,
+// reserved_in_dialog_transactions).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "refer_helpers.hpp"
+
+namespace referkit::test {
+namespace {
+using namespace std::chrono_literals;
+
+// OPTIONS from `sources` stranger addresses, `each` apiece, all at once: each opens a server
+// transaction that lives 64*T1 after its answer (UDP), so they hold the limits for the whole test.
+void flood(Rig& r, int sources, int each) {
+    for (int s = 0; s < sources; ++s) {
+        const Endpoint from{"198.51.100." + std::to_string(10 + s), 5060};
+        for (int i = 0; i < each; ++i) {
+            const std::string id = std::to_string(s) + "-" + std::to_string(i);
+            r.net.send(Transport::udp, from, r.a_addr,
+                       "OPTIONS sip:alice@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP " + from.host +
+                           ":5060;branch=z9hG4bKflood" + id + "\r\nMax-Forwards: 70\r\nFrom: <sip:x@" + from.host +
+                           ">;tag=f" + id + "\r\nTo: <sip:alice@192.0.2.1>\r\nCall-ID: flood-" + id +
+                           "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+        }
+    }
+}
+
+// B accepts the REFER and sends NOTIFY 100 at once and the final NOTIFY 2 s later; the flood
+// comes in between.
+void script_b(Rig& r) {
+    r.b_refer = [](StackNode& node, const RequestEvent& ev, Time now) {
+        const std::uint32_t id = ev.message.cseq().number;
+        (void)node.stack().respond(ev.incoming, Rig::status(202), now);
+        ASSERT_TRUE(node.stack().send_in_dialog(ev.dialog, Rig::notify(id, "active;expires=60", 100, "Trying"), now));
+        node.later(now + 2s, [dialog = ev.dialog, id](StackNode& n, Time t) {
+            ASSERT_TRUE(n.stack().send_in_dialog(dialog, Rig::notify(id, "terminated;reason=noresource", 200, "OK"), t));
+        });
+    };
+}
+
+UserAgentConfig small_limits(std::size_t per_source, std::size_t reserve) {
+    UserAgentConfig a = refer_ua_config("sip:alice@192.0.2.1", "192.0.2.1:5060", 0x100);
+    a.transaction.limits.max_transactions = 64;
+    a.transaction.limits.max_transactions_per_source = per_source;
+    a.transaction.limits.reserved_in_dialog_transactions = reserve;
+    return a;
+}
+
+// One stranger sends 200 requests: it is held to its share (16), so the layer never fills and the
+// final NOTIFY is served.
+TEST(TransferUnderFlood, OneStrangerIsHeldToItsShare) {
+    Rig r(Rig::transfer_config(), small_limits(16, 8));
+    script_b(r);
+    r.call_and_refer(keep_call());
+    r.run(1s);
+    flood(r, 1, 200);
+    r.run(4s);
+    EXPECT_EQ(r.answers_to("A> SIP/2.0 200", "NOTIFY"), 2u);
+    ASSERT_FALSE(r.a_events().empty());
+    EXPECT_EQ(r.a_events().back().outcome, ReferOutcome::accepted);
+    EXPECT_EQ(r.stack().transactions().counters().rejected_source_overload, 200u - 16u);
+}
+
+// Ten strangers fill every transaction: the final NOTIFY, in a dialog of ours, is admitted from the
+// reserve.
+TEST(TransferUnderFlood, ManyStrangersFillTheLayerTheNotifyUsesTheReserve) {
+    Rig r(Rig::transfer_config(), small_limits(16, 8));
+    script_b(r);
+    r.call_and_refer(keep_call());
+    r.run(1s);
+    flood(r, 10, 16);
+    r.run(4s);
+    const TransactionCounters& c = r.stack().transactions().counters();
+    EXPECT_GT(c.rejected_overload, 0u);  // the layer was full
+    EXPECT_GE(c.admitted_in_reserve, 1u);
+    EXPECT_EQ(r.answers_to("A> SIP/2.0 200", "NOTIFY"), 2u);
+    ASSERT_FALSE(r.a_events().empty());
+    EXPECT_EQ(r.a_events().back().outcome, ReferOutcome::accepted);
+}
+
+// The same flood without a reserve: the final NOTIFY gets 503 like the strangers' requests, so
+// the transfer's outcome is lost (what the reserve prevents).
+TEST(TransferUnderFlood, WithoutAReserveTheNotifyIsShedToo) {
+    Rig r(Rig::transfer_config(), small_limits(16, 0));
+    script_b(r);
+    r.call_and_refer(keep_call());
+    r.run(1s);
+    flood(r, 10, 16);
+    r.run(4s);
+    EXPECT_EQ(r.answers_to("A> SIP/2.0 200", "NOTIFY"), 1u);  // only the NOTIFY 100 before the flood
+    EXPECT_GE(r.answers_to("A> SIP/2.0 503", "NOTIFY"), 1u);
+    ASSERT_FALSE(r.a_events().empty());
+    EXPECT_NE(r.a_events().back().outcome, ReferOutcome::accepted);
+}
+
+}  // namespace
+}  // namespace referkit::test

@@ -1,6 +1,8 @@
 // The Asio drive loop: Engine::Impl's dispatch of transmits, listeners, start and stop. See
 // include/referkit/runtime/engine.hpp; connections are in stream_connection.hpp and
 // ws_connection.hpp, the shared state in engine_impl.hpp.
+#include <cerrno>
+
 #include "engine_impl.hpp"
 #include "stream_connection.hpp"
 #include "ws_connection.hpp"
@@ -34,9 +36,51 @@ void UdpListener::read() {
 void Acceptor::accept() {
     acceptor.async_accept([self = shared_from_this()](const error_code& ec, tcp::socket socket) {
         if (self->closed || ec == asio::error::operation_aborted) return;
-        if (!ec) self->impl->accepted(self->transport, std::move(socket), self->ws_path);
+        if (ec) {
+            self->failed(ec);
+            return;
+        }
+        if (self->episode_logged)
+            self->impl->log(std::string(transport_name(self->transport)) + " " + format_hostport(self->local) +
+                            ": accepting again");
+        self->episode_logged = false;
+        self->next_pause = first_pause;
+        self->errors_in_a_row = 0;
+        self->impl->accepted(self->transport, std::move(socket), self->ws_path);
         if (!self->closed) self->accept();
     });
+}
+
+void Acceptor::failed(const error_code& ec) {
+    const bool out_of_resources = ec == asio::error::no_descriptors || ec.value() == ENFILE ||
+                                  ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+    if (!out_of_resources && ++errors_in_a_row < 8) {
+        accept();  // one connection failed (reset before we took it): the next may not
+        return;
+    }
+    ++impl->counters.accept_pauses;
+    if (!episode_logged) {
+        impl->log(std::string(transport_name(transport)) + " " + format_hostport(local) + ": accept failed (" +
+                  ec.message() + "): pausing accepts until a connection closes or for up to " +
+                  std::to_string(longest_pause.count()) + " ms at a time");
+        episode_logged = true;
+    }
+    paused = true;
+    pause_timer.expires_after(next_pause);
+    next_pause = std::min(next_pause * 2, longest_pause);
+    pause_timer.async_wait([self = shared_from_this()](const error_code& e) {
+        if (e == asio::error::operation_aborted || self->closed || !self->paused) return;
+        self->paused = false;
+        self->accept();
+    });
+}
+
+// A connection closed: a descriptor is free, try again now (the timer's wait is cancelled).
+void Acceptor::resume() {
+    if (!paused || closed) return;
+    paused = false;
+    pause_timer.cancel();
+    accept();
 }
 
 // ----------------------------------------------------------------------------- engine
@@ -73,12 +117,51 @@ void Engine::Impl::accepted(Transport t, tcp::socket socket, const std::string& 
     error_code ec;
     const auto peer = socket.remote_endpoint(ec);
     if (ec) return;
+    if (over_cap(peer.address())) {
+        // Closed at once, with a reset: no TIME_WAIT state kept on our side for a refused peer.
+        socket.set_option(asio::socket_base::linger(true, 0), ec);
+        socket.close(ec);
+        return;
+    }
     socket.set_option(tcp::no_delay(true), ec);
     ++counters.connections_accepted;
     auto c = make_conn(t, endpoint_of(peer.address(), peer.port()), false, std::move(socket), ws_path);
     if (!c) return;
+    c->source = peer.address();
+    ++per_source[peer.address()];
     c->last_activity = now();
     c->start_accepted();
+}
+
+bool Engine::Impl::over_cap(const asio::ip::address& peer) {
+    const auto it = per_source.find(peer);
+    const std::size_t from_peer = it == per_source.end() ? 0 : it->second;
+    const bool total = opt.max_connections > 0 && conns.size() >= opt.max_connections;
+    const bool source = opt.max_connections_per_source > 0 && from_peer >= opt.max_connections_per_source;
+    if (!total && !source) return false;
+    ++counters.connections_over_cap;
+    ++refused_since_log;
+    const Time t = now();
+    if (!cap_logged_at || t - *cap_logged_at >= std::chrono::duration_cast<Time>(cap_log_interval)) {
+        log("connection cap reached (" + std::to_string(conns.size()) + " open, max_connections " +
+            std::to_string(opt.max_connections) + "; " + std::to_string(from_peer) + " from " + peer.to_string() +
+            ", max_connections_per_source " + std::to_string(opt.max_connections_per_source) + "): refused " +
+            std::to_string(refused_since_log) + " connection(s) since the last report");
+        cap_logged_at = t;
+        refused_since_log = 0;
+    }
+    return true;
+}
+
+void Engine::Impl::remove(ConnectionId id) {
+    const auto it = conns.find(id);
+    if (it == conns.end()) return;
+    if (it->second->source) {
+        if (auto s = per_source.find(*it->second->source); s != per_source.end() && --s->second == 0) per_source.erase(s);
+    }
+    conns.erase(it);
+    // A descriptor was freed: an acceptor paused for want of one tries again now.
+    for (auto& a : acceptors) a->resume();
 }
 
 void Engine::Impl::dispatch(Transmit tx) {
@@ -188,6 +271,8 @@ std::expected<void, std::string> Engine::Impl::start() {
         client_tls.emplace(ssl::context::tls_client);
         client_tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                                 ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+        // An idle TLS connection gives OpenSSL's record buffers back (they come again with traffic).
+        SSL_CTX_set_mode(client_tls->native_handle(), SSL_MODE_RELEASE_BUFFERS);
         if (!opt.tls.ca_file.empty()) client_tls->load_verify_file(opt.tls.ca_file);
         else client_tls->set_default_verify_paths();
     } catch (const boost::system::system_error& e) {
@@ -206,6 +291,7 @@ std::expected<void, std::string> Engine::Impl::start() {
             server_tls.emplace(ssl::context::tls_server);
             server_tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+            SSL_CTX_set_mode(server_tls->native_handle(), SSL_MODE_RELEASE_BUFFERS);
             server_tls->use_certificate_chain_file(opt.tls.cert_file);
             server_tls->use_private_key_file(opt.tls.key_file, ssl::context::pem);
         } catch (const boost::system::system_error& e) {
@@ -285,6 +371,7 @@ void Engine::Impl::stop() {
     }
     for (auto& a : acceptors) {
         a->closed = true;
+        a->pause_timer.cancel();
         a->acceptor.close(ignored);
     }
     auto all = std::move(conns);

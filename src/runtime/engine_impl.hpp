@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -70,15 +71,31 @@ struct UdpListener : std::enable_shared_from_this<UdpListener> {
     bool closed = false;
 };
 
+// Accepting never spins: when accept() fails for want of descriptors (EMFILE, ENFILE, ENOBUFS,
+// ENOMEM) the connection stays in the kernel's backlog and the listening socket stays readable, so
+// an immediate retry would fail again at once, forever. Instead accepting pauses — 100 ms, doubling
+// up to 1 s while it keeps failing — or until one of our connections closes (resume()), logged
+// once per pause episode. Other errors (a peer that reset before accept) are retried at once, but
+// eight in a row pause too.
 struct Acceptor : std::enable_shared_from_this<Acceptor> {
-    Acceptor(asio::io_context& io, Engine::Impl& owner) : acceptor(io), impl(&owner) {}
+    static constexpr std::chrono::milliseconds first_pause{100};
+    static constexpr std::chrono::milliseconds longest_pause{1000};
+
+    Acceptor(asio::io_context& io, Engine::Impl& owner) : acceptor(io), impl(&owner), pause_timer(io) {}
     void accept();
+    void failed(const error_code& ec);
+    void resume();
     tcp::acceptor acceptor;
     Engine::Impl* impl;
     Transport transport = Transport::tcp;
     std::string ws_path;
     Endpoint local;
     bool closed = false;
+    asio::steady_timer pause_timer;
+    bool paused = false;
+    bool episode_logged = false;  // the current run of failures has been logged
+    std::chrono::milliseconds next_pause = first_pause;
+    int errors_in_a_row = 0;
 };
 
 struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
@@ -98,6 +115,16 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     std::vector<std::shared_ptr<Acceptor>> acceptors;
     std::vector<std::pair<Transport, Endpoint>> locals;
     std::unordered_map<ConnectionId, std::shared_ptr<Conn>> conns;
+    // Accepted connections open per peer IP address (max_connections_per_source).
+    std::map<asio::ip::address, std::size_t> per_source;
+    // Connections over the cap since the last log line, and when that line was written: one line
+    // per burst of refusals (at most one per cap_log_interval).
+    std::uint64_t refused_since_log = 0;
+    std::optional<Time> cap_logged_at;
+    static constexpr std::chrono::seconds cap_log_interval{10};
+    // Plain TCP connections wait for readability without a buffer and read into this one, shared
+    // by every connection of the engine (single-threaded): an idle connection holds no read buffer.
+    std::vector<char> read_buffer;
     ConnectionId next_connection = 1;
     EngineCounters counters;
     bool started = false;
@@ -194,7 +221,12 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     std::shared_ptr<Conn> make_conn(Transport t, Endpoint remote, bool outgoing, tcp::socket socket,
                                     const std::string& ws_path);
     void accepted(Transport t, tcp::socket socket, const std::string& ws_path);
-    void remove(ConnectionId id) { conns.erase(id); }
+    bool over_cap(const asio::ip::address& peer);
+    void remove(ConnectionId id);
+    std::vector<char>& shared_read_buffer() {
+        if (read_buffer.empty()) read_buffer.resize(65536);
+        return read_buffer;
+    }
 
     // Name resolution seam: A/AAAA via getaddrinfo. RFC 3263 (NAPTR, SRV) belongs here later; it
     // would also pick the transport and port when the core leaves them open.
@@ -220,6 +252,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
     struct Pending {
         SharedBuffer bytes;
         TransactionId id;
+        bool keepalive = false;  // an RFC 5626 ping or pong: does not count as activity
     };
 
     Conn(Engine::Impl& impl_, ConnectionId id_, Transport t, Endpoint remote_, bool outgoing_)
@@ -235,6 +268,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
     Endpoint remote;        // the peer's address (IP literal) once known, else the destination
     std::string dest_host;  // outgoing: the host the core asked for (a name or a literal)
     bool outgoing;
+    std::optional<asio::ip::address> source;  // accepted: the peer's address, counted in per_source
     State state = State::connecting;
     std::deque<Pending> queue;
     bool writing = false;
@@ -243,7 +277,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
     std::deque<TransactionId> requests_sent;
     asio::steady_timer watchdog;
     std::optional<Time> watchdog_at;
-    Time last_activity{};
+    Time last_activity{};  // the last SIP message sent or received (keep-alives do not count)
     std::optional<Time> incomplete_since;
     std::optional<Time> next_ping;
     std::optional<Time> pong_deadline;  // RFC 5626 §4.4.1: a ping not answered in time fails the flow
@@ -257,8 +291,8 @@ struct Conn : std::enable_shared_from_this<Conn> {
     virtual void close_stream() = 0;
     [[nodiscard]] virtual bool crlf_keepalive() const = 0;
 
-    void send(SharedBuffer bytes, TransactionId tid) {
-        queue.push_back(Pending{std::move(bytes), tid});
+    void send(SharedBuffer bytes, TransactionId tid, bool keepalive = false) {
+        queue.push_back(Pending{std::move(bytes), tid, keepalive});
         if (state == State::open) pump();
     }
     void pump() {
@@ -281,7 +315,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
             requests_sent.push_back(done.id);
             if (requests_sent.size() > 1024) requests_sent.pop_front();
         }
-        touch();
+        if (!done.keepalive) touch();
         if (queue.empty() && state == State::closing) {
             close(false);
             return;
@@ -345,7 +379,8 @@ struct Conn : std::enable_shared_from_this<Conn> {
         };
         const auto& o = impl->opt;
         earliest(connect_deadline);
-        if (o.tcp_idle_timeout.count() > 0)
+        // While a message is incomplete, incomplete_message_timeout bounds the connection instead.
+        if (o.tcp_idle_timeout.count() > 0 && !keeps_own_flow() && !incomplete_since)
             earliest(last_activity + std::chrono::duration_cast<Time>(o.tcp_idle_timeout));
         if (incomplete_since)
             earliest(*incomplete_since + std::chrono::duration_cast<Time>(o.incomplete_message_timeout));
@@ -375,7 +410,13 @@ struct Conn : std::enable_shared_from_this<Conn> {
             close(true);
             return;
         }
-        if (o.tcp_idle_timeout.count() > 0 && t >= last_activity + std::chrono::duration_cast<Time>(o.tcp_idle_timeout)) {
+        if (o.tcp_idle_timeout.count() > 0 && !keeps_own_flow() && !incomplete_since &&
+            t >= last_activity + std::chrono::duration_cast<Time>(o.tcp_idle_timeout)) {
+            if (state == State::open && o.flow_in_use && o.flow_in_use(id)) {
+                last_activity = t;  // a dialog or registration uses the flow: another period
+                schedule();
+                return;
+            }
             ++impl->counters.idle_timeouts;
             impl->log(transport_name_s() + " " + format_hostport(remote) + ": idle, closing");
             close(false);
@@ -390,7 +431,7 @@ struct Conn : std::enable_shared_from_this<Conn> {
         if (next_ping && t >= *next_ping && state == State::open) {
             // RFC 5626 §3.5.1: the client's keep-alive is a double CRLF.
             ++impl->counters.pings_sent;
-            send(SharedBuffer::copy_of("\r\n\r\n"), TransactionId{});
+            send(SharedBuffer::copy_of("\r\n\r\n"), TransactionId{}, true);
             next_ping = t + std::chrono::duration_cast<Time>(o.keepalive_interval);
             if (!pong_deadline && o.keepalive_pong_timeout.count() > 0)
                 pong_deadline = t + std::chrono::duration_cast<Time>(o.keepalive_pong_timeout);
@@ -398,7 +439,14 @@ struct Conn : std::enable_shared_from_this<Conn> {
         schedule();
     }
 
+    // An outgoing connection we keep alive ourselves (RFC 5626 §4.4.1): the application's flow,
+    // exempt from the idle timeout.
+    [[nodiscard]] bool keeps_own_flow() const {
+        return outgoing && crlf_keepalive() && impl->opt.keepalive_interval.count() > 0;
+    }
+
     void deliver(SharedBuffer bytes) {
+        touch();  // a SIP message received: activity (keep-alives are not delivered)
         ++impl->counters.stream_messages_received;
         const Source from{transport, remote, id};
         if (impl->opt.trace) impl->opt.trace(TraceDirection::received, transport, remote, bytes.view());

@@ -49,8 +49,10 @@ struct StreamConn final : Conn {
 
     StreamConn(Engine::Impl& impl_, ConnectionId id_, Transport t, Endpoint remote_, bool outgoing_, tcp::socket socket,
                ssl::context* ctx)
-        : Conn(impl_, id_, t, std::move(remote_), outgoing_), stream(make(std::move(socket), ctx)),
-          framer(outgoing_ ? StreamRole::client : StreamRole::server, impl_.opt.limits) {}
+        : Conn(impl_, id_, t, std::move(remote_), outgoing_), waiting(std::move(socket)), tls_ctx(ctx),
+          framer(outgoing_ ? StreamRole::client : StreamRole::server, impl_.opt.limits) {
+        if (!tls || outgoing) st();
+    }
 
     static S make(tcp::socket&& socket, ssl::context* ctx) {
         if constexpr (tls) return S(std::move(socket), *ctx);
@@ -60,9 +62,22 @@ struct StreamConn final : Conn {
         }
     }
 
-    S stream;
+    // An accepted TLS connection waits for its ClientHello in `waiting`, a bare socket: the TLS
+    // stream and OpenSSL's state (tens of KB) are made when the first bytes arrive (st()).
+    tcp::socket waiting;
+    ssl::context* tls_ctx;
+    std::optional<S> stream;
+    S& st() {
+        if (!stream) stream.emplace(make(std::move(waiting), tls_ctx));
+        return *stream;
+    }
     StreamFramer framer;
-    std::array<char, 65536> buffer{};
+    // TLS reads into this small buffer (a TLS read returns at most one record, and what does not
+    // fit stays in the TLS stream for the next read). Plain TCP reads nothing into a buffer of its
+    // own: it waits for readability and reads into the engine's shared buffer, so an idle TCP
+    // connection holds no read buffer at all.
+    static constexpr std::size_t tls_read_size = 4096;
+    std::vector<char> buffer;
     // The bytes the framer holds (from the first byte of the message being framed), so a framing
     // error can be handed to the core to answer (it reads Via, From, To, Call-ID, CSeq from them).
     // Bounded like the framer, by Limits::max_pending_stream_bytes plus one read.
@@ -76,7 +91,7 @@ struct StreamConn final : Conn {
         }
         std::vector<tcp::endpoint> eps;
         for (const auto& a : addresses) eps.emplace_back(a, remote.port);
-        asio::async_connect(lowest(stream), eps,
+        asio::async_connect(lowest(st()), eps,
                             [self = std::static_pointer_cast<StreamConn>(shared_from_this())](
                                 const error_code& ec, const tcp::endpoint& ep) {
                                 if (self->state == State::closed) return;
@@ -90,13 +105,13 @@ struct StreamConn final : Conn {
     }
     void connected() {
         if constexpr (tls) {
-            configure_client_tls(stream, impl->opt.tls, dest_host);
-            stream.async_handshake(ssl::stream_base::client,
+            configure_client_tls(st(), impl->opt.tls, dest_host);
+            st().async_handshake(ssl::stream_base::client,
                                    [self = std::static_pointer_cast<StreamConn>(shared_from_this())](const error_code& ec) {
                                        if (self->state == State::closed) return;
                                        if (ec) {
-                                           if (is_verify_failure(self->stream)) ++self->impl->counters.tls_verify_failures;
-                                           self->connect_failed(tls_failure(self->stream, ec, self->impl->opt.tls, self->dest_host));
+                                           if (is_verify_failure(self->st())) ++self->impl->counters.tls_verify_failures;
+                                           self->connect_failed(tls_failure(self->st(), ec, self->impl->opt.tls, self->dest_host));
                                            return;
                                        }
                                        self->opened();
@@ -111,7 +126,23 @@ struct StreamConn final : Conn {
         if constexpr (tls) {
             connect_deadline = impl->now() + std::chrono::duration_cast<Time>(impl->opt.connect_timeout);
             schedule();
-            stream.async_handshake(ssl::stream_base::server,
+            waiting.async_wait(tcp::socket::wait_read, [self = std::static_pointer_cast<StreamConn>(shared_from_this())](
+                                                           const error_code& ec) {
+                if (self->state == State::closed) return;
+                if (ec) {
+                    self->close(false);
+                    return;
+                }
+                self->handshake();
+            });
+        } else {
+            opened();
+            read();
+        }
+    }
+    void handshake() {
+        if constexpr (tls) {
+            st().async_handshake(ssl::stream_base::server,
                                    [self = std::static_pointer_cast<StreamConn>(shared_from_this())](const error_code& ec) {
                                        if (self->state == State::closed) return;
                                        if (ec) {
@@ -129,35 +160,62 @@ struct StreamConn final : Conn {
         }
     }
     void write_front() override {
-        asio::async_write(stream, asio::buffer(queue.front().bytes.data(), queue.front().bytes.size()),
+        asio::async_write(st(), asio::buffer(queue.front().bytes.data(), queue.front().bytes.size()),
                           [self = shared_from_this()](const error_code& ec, std::size_t) { self->written(ec); });
     }
     void close_stream() override {
         error_code ignored;
-        lowest(stream).close(ignored);
+        if (stream) lowest(*stream).close(ignored);
+        else waiting.close(ignored);
     }
     [[nodiscard]] bool crlf_keepalive() const override { return true; }
 
     void read() {
-        stream.async_read_some(asio::buffer(buffer),
-                               [self = std::static_pointer_cast<StreamConn>(shared_from_this())](const error_code& ec,
-                                                                                                 std::size_t n) {
-                                   if (self->state == State::closed || self->state == State::closing) return;
-                                   if (ec) {
-                                       // EOF or reset: transactions waiting on this connection fail.
-                                       if (ec != asio::error::eof)
-                                           self->impl->log(self->transport_name_s() + " " + format_hostport(self->remote) +
-                                                           ": " + ec.message());
-                                       self->close(true);
-                                       return;
-                                   }
-                                   self->received(std::string_view(self->buffer.data(), n));
-                                   if (self->state == State::open) self->read();
-                               });
+        if constexpr (tls) {
+            if (buffer.empty()) buffer.resize(tls_read_size);
+            st().async_read_some(asio::buffer(buffer), [self = std::static_pointer_cast<StreamConn>(shared_from_this())](
+                                                             const error_code& ec, std::size_t n) {
+                if (self->state == State::closed || self->state == State::closing) return;
+                if (ec) {
+                    self->read_failed(ec);
+                    return;
+                }
+                self->received(std::string_view(self->buffer.data(), n));
+                if (self->state == State::open) self->read();
+            });
+        } else {
+            st().async_wait(tcp::socket::wait_read, [self = std::static_pointer_cast<StreamConn>(shared_from_this())](
+                                                          const error_code& ec) {
+                if (self->state == State::closed || self->state == State::closing) return;
+                if (ec) {
+                    self->read_failed(ec);
+                    return;
+                }
+                std::vector<char>& shared = self->impl->shared_read_buffer();
+                error_code rec;
+                if (!self->st().non_blocking()) self->st().non_blocking(true, rec);
+                const std::size_t n = rec ? 0 : self->st().read_some(asio::buffer(shared), rec);
+                if (rec == asio::error::would_block || rec == asio::error::try_again) {
+                    self->read();  // woken without data: wait again
+                    return;
+                }
+                if (rec) {
+                    self->read_failed(rec);
+                    return;
+                }
+                self->received(std::string_view(shared.data(), n));
+                if (self->state == State::open) self->read();
+            });
+        }
+    }
+    // EOF or reset: transactions waiting on this connection fail.
+    void read_failed(const error_code& ec) {
+        if (ec != asio::error::eof)
+            impl->log(transport_name_s() + " " + format_hostport(remote) + ": " + ec.message());
+        close(true);
     }
 
     void received(std::string_view bytes) {
-        touch();
         current.append(bytes);
         auto fed = framer.feed(bytes);
         if (!fed) {
@@ -182,7 +240,7 @@ struct StreamConn final : Conn {
             case Frame::Kind::ping:
                 // RFC 5626 §3.5.1: a double-CRLF ping is answered with a single-CRLF pong.
                 ++impl->counters.pings_answered;
-                send(SharedBuffer::copy_of("\r\n"), TransactionId{});
+                send(SharedBuffer::copy_of("\r\n"), TransactionId{}, true);
                 break;
             case Frame::Kind::pong:
                 ++impl->counters.pongs_received;
@@ -197,9 +255,20 @@ struct StreamConn final : Conn {
                 schedule();
             }
         } else {
-            incomplete_since.reset();
+            if (incomplete_since) {
+                incomplete_since.reset();
+                schedule();  // the idle timeout applies again
+            }
+            // Nothing held: after a large message, give its memory back (the framer and `current`
+            // keep their capacity otherwise), so an idle connection is small again.
+            if (current.capacity() > shrink_above) {
+                framer = StreamFramer(outgoing ? StreamRole::client : StreamRole::server, impl->opt.limits);
+                current = std::string();
+                current_start = 0;
+            }
         }
     }
+    static constexpr std::size_t shrink_above = 4096;
 
     // The stream cannot be resynchronised: the core answers the offending request if it can
     // (with the status of its own parse of the bytes held: 513 for oversized headers or a

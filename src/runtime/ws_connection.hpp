@@ -1,6 +1,10 @@
 // Internal to src/runtime: WS and WSS connections (RFC 7118), one SIP message per WebSocket
 // message, subprotocol "sip" required.
 #pragma once
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -56,8 +60,13 @@ struct WsConn final : Conn {
     websocket::stream<S> ws;
     std::string path;
     beast::flat_buffer buffer;
-    http::request<http::string_body> request;
+    // Accepted: the upgrade request being read (headers only: a GET upgrade has no body), dropped
+    // once the upgrade is done.
+    std::optional<http::request_parser<http::empty_body>> upgrade_request;
     websocket::response_type response;
+    // A WS message's bytes are copied out of `buffer` at once; after a large one the buffer's
+    // memory is given back, so an idle connection is small again.
+    static constexpr std::size_t shrink_above = 4096;
 
     void connect(const std::vector<asio::ip::address>& addresses) override {
         if (addresses.empty()) {
@@ -132,42 +141,68 @@ struct WsConn final : Conn {
             read_upgrade();
         }
     }
+    // RFC 6455 §4.2.1: the opening handshake is a GET request; its headers are bounded by
+    // max_ws_upgrade_size and it may carry no body.
     void read_upgrade() {
-        http::async_read(ws.next_layer(), buffer, request,
-                         [self = std::static_pointer_cast<WsConn>(shared_from_this())](const error_code& ec, std::size_t) {
-                             if (self->state == State::closed) return;
-                             if (ec) {
-                                 self->close(false);
-                                 return;
-                             }
-                             self->accept_upgrade();
-                         });
+        const std::size_t limit = std::max<std::size_t>(impl->opt.max_ws_upgrade_size, 512);
+        upgrade_request.emplace();
+        upgrade_request->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(limit, UINT32_MAX)));
+        buffer.max_size(limit);  // never read far beyond the headers
+        http::async_read_header(ws.next_layer(), buffer, *upgrade_request,
+                                [self = std::static_pointer_cast<WsConn>(shared_from_this())](const error_code& ec,
+                                                                                              std::size_t) {
+                                    if (self->state == State::closed) return;
+                                    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+                                        self->refuse_upgrade(http::status::request_header_fields_too_large, 11,
+                                                             "headers larger than max_ws_upgrade_size",
+                                                             "Upgrade request too large\r\n");
+                                        return;
+                                    }
+                                    if (ec) {
+                                        self->close(false);
+                                        return;
+                                    }
+                                    self->accept_upgrade();
+                                });
+    }
+    // Answers `status` with Connection: close, then closes.
+    void refuse_upgrade(http::status status, unsigned version, const std::string& why, const std::string& body) {
+        ++impl->counters.ws_rejected_handshakes;
+        impl->log("WebSocket upgrade from " + format_hostport(remote) + " rejected: " + why);
+        upgrade_request.reset();
+        auto res = std::make_shared<http::response<http::string_body>>(status, version);
+        res->set(http::field::connection, "close");
+        res->body() = body;
+        res->prepare_payload();
+        http::async_write(ws.next_layer(), *res,
+                          [self = shared_from_this(), res](const error_code&, std::size_t) { self->close(false); });
     }
     void accept_upgrade() {
+        const auto& request = upgrade_request->get();
+        if (upgrade_request->chunked() || upgrade_request->content_length().value_or(0) > 0) {
+            refuse_upgrade(http::status::payload_too_large, request.version(), "the upgrade request has a body",
+                           "An upgrade request has no body\r\n");
+            return;
+        }
         const bool ok = websocket::is_upgrade(request) && sv(request.target()) == path &&
                         has_sip_subprotocol(sv(request[http::field::sec_websocket_protocol]));
         if (!ok) {
             // RFC 7118 §4: without the "sip" subprotocol there is no SIP connection.
-            ++impl->counters.ws_rejected_handshakes;
-            impl->log("WebSocket upgrade from " + format_hostport(remote) +
-                      " rejected: not an upgrade to " + path + " with subprotocol 'sip'");
-            auto res = std::make_shared<http::response<http::string_body>>(http::status::bad_request, request.version());
-            res->set(http::field::connection, "close");
-            res->body() = "SIP over WebSocket needs Sec-WebSocket-Protocol: sip\r\n";
-            res->prepare_payload();
-            http::async_write(ws.next_layer(), *res,
-                              [self = shared_from_this(), res](const error_code&, std::size_t) { self->close(false); });
+            refuse_upgrade(http::status::bad_request, request.version(),
+                           "not an upgrade to " + path + " with subprotocol 'sip'",
+                           "SIP over WebSocket needs Sec-WebSocket-Protocol: sip\r\n");
             return;
         }
         ws.set_option(websocket::stream_base::decorator(
             [](websocket::response_type& r) { r.set(http::field::sec_websocket_protocol, "sip"); }));
         ws.async_accept(request, [self = std::static_pointer_cast<WsConn>(shared_from_this())](const error_code& ec) {
             if (self->state == State::closed) return;
+            self->upgrade_request.reset();
             if (ec) {
                 self->close(false);
                 return;
             }
-            self->buffer.clear();
+            self->buffer = beast::flat_buffer();  // the upgrade's buffer, no limit (read_message_max bounds)
             self->opened();
             self->read();
         });
@@ -186,11 +221,11 @@ struct WsConn final : Conn {
                 self->close(true);
                 return;
             }
-            self->touch();
             auto data = self->buffer.data();
             SharedBuffer bytes = SharedBuffer::copy_of(
                 std::string_view(static_cast<const char*>(data.data()), data.size()));
             self->buffer.consume(self->buffer.size());
+            if (self->buffer.capacity() > shrink_above) self->buffer.shrink_to_fit();
             // Not SIP, or broken: the core answers 400 when it can read enough, else drops and counts.
             self->deliver(std::move(bytes));
             if (self->state == State::open) self->read();

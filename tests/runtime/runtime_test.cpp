@@ -3,13 +3,20 @@
 // are bounded conditions (run_until), never sleeps.
 #include <utility>  // before Asio (Boost 1.74 + g++ 12)
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -406,6 +413,284 @@ TEST(Runtime, IdleConnectionIsClosed) {
     EXPECT_GE(std::chrono::steady_clock::now() - started, 150ms);
     EXPECT_EQ(server.engine->counters().idle_timeouts, 1u);
     EXPECT_EQ(server.engine->connection_count(), 0u);
+}
+
+// --------------------------------------------------------------------------- connection limits
+
+// A raw client on the test's io_context: connects (from `bind_host`, port 0), sends, and reads
+// until the server closes; `closed` once it did (EOF or reset).
+struct Peer {
+    tcp::socket s;
+    std::string received;
+    bool closed = false;
+    std::array<char, 4096> buf{};
+    Peer(asio::io_context& io, const Endpoint& to, const std::string& bind_host = "127.0.0.1") : s(io) {
+        s.open(tcp::v4());
+        s.bind(tcp::endpoint(asio::ip::make_address(bind_host), 0));
+        s.connect(tcp::endpoint(asio::ip::make_address(to.host), to.port));
+        read();
+    }
+    void read() {
+        s.async_read_some(asio::buffer(buf), [this](const boost::system::error_code& ec, std::size_t n) {
+            if (ec) {
+                closed = ec != asio::error::operation_aborted;
+                return;
+            }
+            received.append(buf.data(), n);
+            read();
+        });
+    }
+    void send(const std::string& bytes) { asio::write(s, asio::buffer(bytes)); }
+};
+
+std::string options_request(const std::string& call_id) {
+    return "OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bK" + call_id +
+           "\r\nMax-Forwards: 70\r\nFrom: <sip:a@example.com>;tag=f1\r\nTo: <sip:bob@example.com>\r\n"
+           "Call-ID: " + call_id + "@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+}
+
+TEST(Runtime, ConnectionOverTheTotalCapIsClosed) {
+    asio::io_context io;
+    Node server(io, tcp_server_options({.max_connections = 2, .max_connections_per_source = 0}));
+    ASSERT_TRUE(server.engine->start());
+    const Endpoint at = server.local(Transport::tcp);
+    Peer a(io, at), b(io, at);
+    ASSERT_TRUE(run_until(io, [&] { return server.engine->counters().connections_accepted == 2; }));
+    Peer c(io, at);  // the third: closed by us at once
+    ASSERT_TRUE(run_until(io, [&] { return c.closed; })) << server.all_log();
+    EXPECT_EQ(server.engine->counters().connections_over_cap, 1u);
+    EXPECT_EQ(server.engine->counters().connections_accepted, 2u);
+    EXPECT_FALSE(a.closed);
+    EXPECT_FALSE(b.closed);
+    Peer d(io, at);  // a burst: one log line for both refusals
+    ASSERT_TRUE(run_until(io, [&] { return d.closed; }));
+    EXPECT_EQ(std::count_if(server.log.begin(), server.log.end(),
+                            [](const std::string& l) { return l.find("connection cap reached") != std::string::npos; }),
+              1)
+        << server.all_log();
+    // One closes: a new connection is served.
+    a.s.close();
+    ASSERT_TRUE(run_until(io, [&] { return server.engine->connection_count() == 1; }));
+    Peer e(io, at);
+    e.send(options_request("cap1"));
+    ASSERT_TRUE(run_until(io, [&] { return e.received.find("\r\n\r\n") != std::string::npos; })) << server.all_log();
+    EXPECT_TRUE(e.received.starts_with("SIP/2.0 200 ")) << e.received;
+    EXPECT_EQ(server.engine->counters().connections_over_cap, 2u);
+}
+
+TEST(Runtime, ConnectionOverThePerSourceCapIsClosedOthersAreServed) {
+    {  // 127.0.0.2 must be usable as a local address (it is on Linux: all of 127/8 is loopback)
+        asio::io_context probe;
+        tcp::socket s(probe);
+        boost::system::error_code ec;
+        s.open(tcp::v4(), ec);
+        if (!ec) s.bind(tcp::endpoint(asio::ip::make_address("127.0.0.2"), 0), ec);
+        if (ec) GTEST_SKIP() << "cannot bind 127.0.0.2: " << ec.message();
+    }
+    asio::io_context io;
+    Node server(io, tcp_server_options({.max_connections = 100, .max_connections_per_source = 2}));
+    ASSERT_TRUE(server.engine->start());
+    const Endpoint at = server.local(Transport::tcp);
+    Peer a(io, at), b(io, at);  // two from 127.0.0.1, from different ports
+    ASSERT_TRUE(run_until(io, [&] { return server.engine->counters().connections_accepted == 2; }));
+    Peer c(io, at);  // the third from 127.0.0.1: closed by us
+    ASSERT_TRUE(run_until(io, [&] { return c.closed; })) << server.all_log();
+    EXPECT_EQ(server.engine->counters().connections_over_cap, 1u);
+    EXPECT_TRUE(server.logged("from 127.0.0.1")) << server.all_log();
+    Peer other(io, at, "127.0.0.2");  // another source address still works
+    other.send(options_request("cap2"));
+    ASSERT_TRUE(run_until(io, [&] { return other.received.find("\r\n\r\n") != std::string::npos; })) << server.all_log();
+    EXPECT_TRUE(other.received.starts_with("SIP/2.0 200 ")) << other.received;
+    ASSERT_EQ(server.core.requests.size(), 1u);
+    EXPECT_EQ(server.core.requests[0].source.remote.host, "127.0.0.2");
+    EXPECT_FALSE(a.closed);
+    EXPECT_FALSE(b.closed);
+    EXPECT_FALSE(other.closed);
+}
+
+// RFC 5626 §4.4.1 keep-alives do not count as use: a connection that carries only pings is closed
+// after the idle timeout although it pings all along (docs/ARCHITECTURE.md, runtime).
+TEST(Runtime, KeepAliveOnlyConnectionIsClosedAfterTheIdleTimeout) {
+    asio::io_context io;
+    Node server(io, tcp_server_options({.tcp_idle_timeout = 300ms}));
+    ASSERT_TRUE(server.engine->start());
+    const Endpoint at = server.local(Transport::tcp);
+    Peer used(io, at);       // sends a message now and then: kept
+    Peer pinging(io, at);    // pings every 30 ms: closed
+    used.send(options_request("idle1"));
+    asio::steady_timer pinger(io);
+    int pings = 0;
+    const auto started = std::chrono::steady_clock::now();
+    std::function<void()> ping = [&] {
+        if (pinging.closed) return;
+        boost::system::error_code ec;
+        asio::write(pinging.s, asio::buffer(std::string("\r\n\r\n")), ec);
+        if (++pings % 5 == 0) asio::write(used.s, asio::buffer(options_request("idle" + std::to_string(pings))), ec);
+        pinger.expires_after(30ms);
+        pinger.async_wait([&](const boost::system::error_code& e) {
+            if (!e) ping();
+        });
+    };
+    ping();
+    ASSERT_TRUE(run_until(io, [&] { return pinging.closed; })) << server.all_log();
+    pinger.cancel();
+    EXPECT_GE(std::chrono::steady_clock::now() - started, 300ms);
+    EXPECT_GE(pings, 5);  // it pinged well within every idle period
+    EXPECT_GE(server.engine->counters().pings_answered, 5u);
+    EXPECT_EQ(server.engine->counters().idle_timeouts, 1u);
+    EXPECT_FALSE(used.closed);  // SIP messages every ~150 ms keep the other one
+    EXPECT_EQ(server.engine->connection_count(), 1u);
+}
+
+// RFC 6455 §4.2.1: the opening handshake is a GET; an upgrade carrying a body, or with headers
+// over max_ws_upgrade_size, is refused and never answered 101.
+TEST(Runtime, WebSocketUpgradeWithABodyOrHugeHeadersIsRefused) {
+    asio::io_context io;
+    EngineOptions o;
+    o.listen = {ListenSpec{.transport = Transport::ws, .local = {"127.0.0.1", 0}, .ws_path = "/"}};
+    Node server(io, o);
+    ASSERT_TRUE(server.engine->start());
+    const Endpoint at = server.local(Transport::ws);
+    const std::string upgrade = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                                "Sec-WebSocket-Protocol: sip\r\n";
+    Peer body(io, at);
+    body.send(upgrade + "Content-Length: 100000\r\n\r\n" + std::string(100000, 'b'));
+    ASSERT_TRUE(run_until(io, [&] { return body.closed; })) << server.all_log();
+    EXPECT_EQ(body.received.find(" 101 "), std::string::npos) << body.received;
+    EXPECT_TRUE(server.logged("the upgrade request has a body")) << server.all_log();
+    Peer huge(io, at);
+    huge.send(upgrade + "X-Pad: " + std::string(9000, 'p') + "\r\n\r\n");
+    ASSERT_TRUE(run_until(io, [&] { return huge.closed; })) << server.all_log();
+    EXPECT_EQ(huge.received.find(" 101 "), std::string::npos) << huge.received;
+    EXPECT_TRUE(server.logged("headers larger than max_ws_upgrade_size")) << server.all_log();
+    EXPECT_EQ(server.engine->counters().ws_rejected_handshakes, 2u);
+    // The same upgrade without a body is answered 101.
+    Peer good(io, at);
+    good.send(upgrade + "\r\n");
+    ASSERT_TRUE(run_until(io, [&] { return good.received.find("\r\n\r\n") != std::string::npos; })) << server.all_log();
+    EXPECT_TRUE(good.received.starts_with("HTTP/1.1 101 ")) << good.received;
+    EXPECT_EQ(server.engine->counters().ws_rejected_handshakes, 2u);
+}
+
+// Out of descriptors, accept() fails with EMFILE and the connection stays in the backlog, so the
+// listening socket stays readable: retrying at once would spin. The engine pauses accepting
+// instead, and takes the waiting connection once a descriptor is free. The server runs in a child
+// process whose RLIMIT_NOFILE leaves room for one or two connections (the test process keeps its
+// own limit); the child reports the CPU time its (only) thread used over a one-second window of
+// running its io_context while out of descriptors — a bound on a spin, not a speed measurement.
+struct EmfileReport {
+    int status = -1;  // 0 = measured; otherwise which step of the child failed
+    long long cpu_us = 0;
+    long long wall_us = 0;
+    int accepted = 0;
+};
+
+bool read_bounded(int fd, void* out, std::size_t n, int timeout_ms) {
+    auto* p = static_cast<char*>(out);
+    while (n > 0) {
+        pollfd pfd{fd, POLLIN, 0};
+        if (::poll(&pfd, 1, timeout_ms) != 1) return false;
+        const ssize_t r = ::read(fd, p, n);
+        if (r <= 0) return false;
+        p += r;
+        n -= static_cast<std::size_t>(r);
+    }
+    return true;
+}
+
+[[noreturn]] void emfile_child(int out, int in) {
+    EmfileReport report;
+    const auto finish = [&](int status) {
+        report.status = status;
+        (void)!::write(out, &report, sizeof report);
+        _exit(status);  // never the parent's atexit handlers
+    };
+    asio::io_context io;
+    Node server(io, tcp_server_options({.max_connections = 0, .max_connections_per_source = 0}));
+    if (!server.engine->start()) finish(10);
+    const std::uint16_t port = server.local(Transport::tcp).port;
+    if (::write(out, &port, sizeof port) != sizeof port) finish(11);
+    // Room for at most two more descriptors: the lowest free one and the next.
+    const int probe = ::dup(0);
+    if (probe < 0) finish(12);
+    ::close(probe);
+    rlimit low{};
+    ::getrlimit(RLIMIT_NOFILE, &low);
+    low.rlim_cur = static_cast<rlim_t>(probe + 2);
+    if (::setrlimit(RLIMIT_NOFILE, &low) != 0) finish(13);
+    if (!run_until(io, [&] { return server.engine->counters().accept_pauses >= 1; })) finish(14);
+    report.accepted = static_cast<int>(server.engine->counters().connections_accepted);
+    rusage r0{}, r1{};
+    ::getrusage(RUSAGE_SELF, &r0);
+    const auto t0 = std::chrono::steady_clock::now();
+    run_until(io, [] { return false; }, 1000ms);  // the measured window: out of descriptors all along
+    ::getrusage(RUSAGE_SELF, &r1);
+    const auto cpu = [](const rusage& r) {
+        return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1000000LL + r.ru_utime.tv_usec + r.ru_stime.tv_usec;
+    };
+    report.cpu_us = cpu(r1) - cpu(r0);
+    report.wall_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    report.status = 0;
+    if (::write(out, &report, sizeof report) != sizeof report) _exit(15);
+    ::fcntl(in, F_SETFL, O_NONBLOCK);
+    char done = 0;
+    run_until(io, [&] { return ::read(in, &done, 1) != -1 || errno != EAGAIN; }, 20s);
+    _exit(0);
+}
+
+TEST(Runtime, OutOfDescriptorsPausesAcceptingWithoutSpinning) {
+    int to_parent[2], to_child[2];
+    ASSERT_EQ(::pipe(to_parent), 0);
+    ASSERT_EQ(::pipe(to_child), 0);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        ::close(to_parent[0]);
+        ::close(to_child[1]);
+        emfile_child(to_parent[1], to_child[0]);
+    }
+    ::close(to_parent[1]);
+    ::close(to_child[0]);
+    struct Reap {
+        pid_t pid;
+        int in, out;
+        ~Reap() {
+            (void)!::write(out, "x", 1);
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+            ::close(in);
+            ::close(out);
+        }
+    } reap{pid, to_parent[0], to_child[1]};
+
+    std::uint16_t port = 0;
+    ASSERT_TRUE(read_bounded(to_parent[0], &port, sizeof port, 10000)) << "the child did not start";
+    asio::io_context io;
+    const tcp::endpoint at(asio::ip::make_address("127.0.0.1"), port);
+    std::vector<tcp::socket> conns;
+    for (int i = 0; i < 3; ++i) {
+        conns.emplace_back(io);
+        conns.back().connect(at);  // completes in the kernel's backlog, accepted or not
+        timeval tv{10, 0};
+        ::setsockopt(conns.back().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        asio::write(conns.back(), asio::buffer(options_request("emfile" + std::to_string(i))));
+    }
+    EmfileReport report;
+    ASSERT_TRUE(read_bounded(to_parent[0], &report, sizeof report, 20000)) << "no report from the child";
+    ASSERT_EQ(report.status, 0) << "the child failed at step " << report.status;
+    ASSERT_GE(report.accepted, 1);
+    ASSERT_LE(report.accepted, 2);
+    // A spinning accept loop burns the whole window; a paused one almost nothing.
+    EXPECT_LT(report.cpu_us * 4, report.wall_us) << "cpu " << report.cpu_us << " us over " << report.wall_us << " us";
+    // A descriptor is freed: the first connection waiting in the backlog is taken and answered.
+    conns.front().close();
+    tcp::socket& waiting = conns[static_cast<std::size_t>(report.accepted)];
+    std::string got;
+    boost::system::error_code ec;
+    char buf[4096];
+    while (!ec && got.find("\r\n\r\n") == std::string::npos) got.append(buf, waiting.read_some(asio::buffer(buf), ec));
+    EXPECT_TRUE(got.starts_with("SIP/2.0 200 ")) << got << " " << ec.message();
 }
 
 TEST(Runtime, PeerResetMidTransactionGives503) {

@@ -55,6 +55,10 @@ struct EngineCounters {
     std::uint64_t oversized_datagrams = 0;      // > Limits::max_message_size: dropped unread
     std::uint64_t stream_messages_received = 0; // framed TCP/TLS messages and WS messages
     std::uint64_t connections_accepted = 0;
+    std::uint64_t connections_over_cap = 0;     // accepted then closed at once: max_connections or
+                                                // max_connections_per_source reached
+    std::uint64_t accept_pauses = 0;            // accepting paused: out of descriptors (EMFILE/ENFILE)
+                                                // or repeated accept errors
     std::uint64_t connections_opened = 0;       // outgoing, counted when the connection is usable
     std::uint64_t connect_failures = 0;         // TCP connect, TLS or WS handshake failed
     std::uint64_t tls_verify_failures = 0;      // of those, the server's certificate was refused
@@ -65,7 +69,8 @@ struct EngineCounters {
     std::uint64_t pings_sent = 0;
     std::uint64_t pongs_received = 0;
     std::uint64_t keepalive_failures = 0;       // closed: a ping got no pong in keepalive_pong_timeout
-    std::uint64_t ws_rejected_handshakes = 0;   // no "sip" subprotocol, wrong path, not an upgrade
+    std::uint64_t ws_rejected_handshakes = 0;   // no "sip" subprotocol, wrong path, not an upgrade,
+                                                // headers over max_ws_upgrade_size, a body
     std::uint64_t ws_oversized_messages = 0;    // WS message over max_message_size: connection closed
     std::uint64_t send_failures = 0;            // transmits reported back as transport_error
 };
@@ -82,8 +87,32 @@ struct EngineOptions {
     // the answer (513 for oversized headers with equal limits; 400 for a missing or bad
     // Content-Length and, for now, for an announced body that is too large).
     Limits limits{};
-    // A connection without any traffic this long is closed (0 = never).
+    // Connection caps (docs/ARCHITECTURE.md, runtime). An accepted TCP, TLS, WS or WSS connection
+    // that would make more than max_connections open stream connections (every transport, both
+    // directions, TLS handshakes and WS upgrades in progress included), or more than
+    // max_connections_per_source accepted ones from its IP address (any port), is closed at once;
+    // the refusals are logged once per burst and counted (connections_over_cap). Outgoing
+    // connections count towards the total but are never refused. 0 = no cap.
+    // Defaults: 4096 stream connections fit a default descriptor limit raised for a server
+    // (ulimit -n 8192 leaves room for UDP, files and the process) and, at the few KB an idle
+    // connection costs, bound their memory to tens of MB; 256 per address leaves room for a
+    // proxy or a NAT with many clients behind one address while one stranger fills at most a
+    // sixteenth of the total.
+    std::size_t max_connections = 4096;
+    std::size_t max_connections_per_source = 256;
+    // A connection on which no SIP message was sent or received this long is closed (0 = never).
+    // RFC 5626 §4.4.1 keep-alives (double-CRLF pings, CRLF pongs, WebSocket pings) do not count:
+    // they cannot hold a connection open forever. Exceptions: an outgoing connection on which we
+    // send keep-alives ourselves (keepalive_interval > 0: the application keeps its flow), and a
+    // connection that flow_in_use reports in use (a dialog or a registration that uses the flow).
     std::chrono::milliseconds tcp_idle_timeout = std::chrono::seconds(300);
+    // Asked when a connection reaches tcp_idle_timeout: true keeps it for another period. Called on
+    // the engine's thread; may be empty (then only the rule above applies).
+    std::function<bool(ConnectionId)> flow_in_use{};
+    // Bound on the HTTP upgrade request of an accepted WS/WSS connection (request line and headers,
+    // RFC 6455 §4.2.1). Larger: answered 431 and closed. An upgrade with a body (Content-Length
+    // above 0, or chunked) is answered 413 and closed: a GET upgrade has none.
+    std::size_t max_ws_upgrade_size = 8192;
     // Outgoing stream connections (TCP, TLS) send a double-CRLF ping this often (RFC 5626 §3.5.1;
     // §4.4.1 suggests 95-120 s). 0 = no pings. Pings received are always answered.
     std::chrono::milliseconds keepalive_interval = std::chrono::milliseconds(0);

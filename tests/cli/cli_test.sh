@@ -66,7 +66,24 @@ start_target bob bob udp:127.0.0.1:0; start_target carol carol udp:127.0.0.1:0
 start_target rej rej udp:127.0.0.1:0 --policy reject
 check "transfer blind between targets: 0"    0 'outcome: accepted' -- timeout 20 "$bin" transfer "$bob" --to "$carol" --timeout 10
 check "transfer attended between targets: 0" 0 '"outcome":"accepted"' -- timeout 20 "$bin" transfer "$bob" --attended "$carol" --timeout 10 --json
-check "refer out of dialog: 0"               0 'outcome: accepted' -- timeout 20 "$bin" refer "$bob" --refer-to "$carol" --timeout 10
+# docs/transfer-rules.md R38: a REFER outside a call is refused 403 unless --allow-refer-from matches the
+# sender (the commands' From is sip:referkit@127.0.0.1, their source 127.0.0.1); nothing is called.
+timeout 90 "$bin" target --listen udp:127.0.0.1:0 --from sip:strict@127.0.0.1 --trace >"$tmp/strict.out" 2>&1 &
+pids="$pids $!"
+for _ in $(seq 100); do grep -q '^listening ' "$tmp/strict.out" 2>/dev/null && break; sleep 0.05; done
+strict=$(grep -m1 '^listening ' "$tmp/strict.out" | awk '{print $NF}')
+start_target oodip oodip udp:127.0.0.1:0 --allow-refer-from 127.0.0.1
+start_target oodany oodany udp:127.0.0.1:0 --allow-refer-from any
+start_target ooduser ooduser udp:127.0.0.1:0 --allow-refer-from 'alice@*' --allow-refer-from 'referkit@127.0.0.*'
+start_target oodother oodother udp:127.0.0.1:0 --allow-refer-from alice@example.com --allow-refer-from '*.example.com'
+check "refer out of dialog, default: 1 (403)" 1 'answered 403' -- timeout 20 "$bin" refer "$strict" --refer-to "$carol" --timeout 10
+check "refused REFER: 403 sent, no INVITE"    0 '' -- sh -c "grep -q '^SIP/2.0 403 Forbidden' \"$tmp/strict.out\" && ! grep -q '^INVITE ' \"$tmp/strict.out\""
+check "refer out of dialog, --allow-refer-from IP: 0"  0 'outcome: accepted' -- timeout 20 "$bin" refer "$oodip" --refer-to "$carol" --timeout 10
+check "refer out of dialog, --allow-refer-from any: 0" 0 'outcome: accepted' -- timeout 20 "$bin" refer "$oodany" --refer-to "$carol" --timeout 10
+check "refer out of dialog, USER@HOST glob: 0"         0 'outcome: accepted' -- timeout 20 "$bin" refer "$ooduser" --refer-to "$carol" --timeout 10
+check "refer out of dialog, no pattern matches: 1"     1 'answered 403'      -- timeout 20 "$bin" refer "$oodother" --refer-to "$carol" --timeout 10
+check "in-dialog REFER still accepted by default: 0"   0 'outcome: accepted' -- timeout 20 "$bin" transfer "$strict" --to "$carol" --timeout 10
+check "usage: bad --allow-refer-from" 2 'allow-refer-from must be' -- "$bin" target --listen udp:127.0.0.1:0 --allow-refer-from 'a@b@c'
 check "policy reject: 1"                     1 '603'               -- timeout 20 "$bin" transfer "$rej" --to "$carol" --timeout 10
 # docs/transfer-rules.md R30: a failed transfer leaves the call usable, but the command always ends the call it placed.
 check "reject: the call is hung up (BYE)"    1 '^BYE sip:rej@'      -- timeout 20 "$bin" transfer "$rej" --to "$carol" --timeout 10 --trace

@@ -40,6 +40,61 @@ std::optional<std::string> check_uri(std::string_view what, const std::string& t
     return std::nullopt;
 }
 
+// '*' matches any run of characters; other characters match themselves (ASCII case-insensitive
+// when `fold`).
+bool glob_match(std::string_view pattern, std::string_view text, bool fold) {
+    const auto eq = [fold](char a, char b) {
+        if (!fold) return a == b;
+        const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+        return lower(a) == lower(b);
+    };
+    std::size_t p = 0, t = 0, star = std::string_view::npos, from = 0;
+    while (t < text.size()) {
+        if (p < pattern.size() && pattern[p] == '*') {
+            star = p++;
+            from = t;
+        } else if (p < pattern.size() && eq(pattern[p], text[t])) {
+            ++p;
+            ++t;
+        } else if (star != std::string_view::npos) {
+            p = star + 1;
+            t = ++from;
+        } else {
+            return false;
+        }
+    }
+    while (p < pattern.size() && pattern[p] == '*') ++p;
+    return p == pattern.size();
+}
+
+// --allow-refer-from (docs/transfer-rules.md R38): "any" allows every out-of-dialog REFER; "USER@HOST"
+// matches the From URI's user (case-sensitive) and host; "HOST" matches the From URI's host or the
+// source IP address (hosts case-insensitive, IPv6 without brackets). Returns the usage error.
+std::optional<std::string> allow_refer_from(const std::vector<std::string>& patterns, ReferConfig& refer) {
+    for (const auto& p : patterns) {
+        if (p.empty() || p.find_first_of(" \t\r\n<>;") != std::string::npos || p.find('@') != p.rfind('@') ||
+            p.front() == '@' || p.back() == '@')
+            return "--allow-refer-from must be any, USER@HOST or HOST ('*' globs), not '" + p + "'";
+        if (p == "any") refer.out_of_dialog_refer = OutOfDialogRefer::allow;
+    }
+    if (patterns.empty() || refer.out_of_dialog_refer == OutOfDialogRefer::allow) return std::nullopt;
+    refer.allow_refer_from = [patterns](const Message& m, const Source& source) {
+        const Uri& from = m.from().uri;
+        for (const auto& p : patterns) {
+            const auto at = p.find('@');
+            if (at != std::string::npos) {
+                if (glob_match(std::string_view(p).substr(0, at), from.user, false) &&
+                    glob_match(std::string_view(p).substr(at + 1), from.host_address(), true))
+                    return true;
+            } else if (glob_match(p, from.host_address(), true) || glob_match(p, source.remote.host, true)) {
+                return true;
+            }
+        }
+        return false;
+    };
+    return std::nullopt;
+}
+
 // What every command builds from the common options.
 struct Setup {
     UserAgentOptions options{};
@@ -381,10 +436,13 @@ int run_target(const CommonOptions& c, const TargetCommand& cmd, std::ostream& o
     if (cmd.policy != "accept" && cmd.policy != "reject") return usage("--policy must be accept or reject");
     auto setup = prepare(c, cmd.listen, "127.0.0.1:5060", err);
     if (!setup) return usage(setup.error());
+    setup->options.engine.max_connections = cmd.max_connections;
+    setup->options.engine.max_connections_per_source = cmd.max_connections_per_source;
     if (cmd.policy == "reject")
         setup->options.refer.refer_policy = [](const ReferServerContext&) {
             return ReferDecision{.verdict = ReferVerdict::reject, .status = 603, .reason = "Decline"};
         };
+    if (auto e = allow_refer_from(cmd.allow_refer_from, setup->options.refer)) return usage(*e);
 
     Timeline t(out, c.json, c.quiet);
     CommonOptions forever = c;  // target runs until a signal; --timeout does not apply

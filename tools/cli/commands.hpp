@@ -42,6 +42,11 @@ struct TransferCommand {
 struct TargetCommand {
     std::vector<std::string> listen{};  // parse_listen forms; empty = transport+bind
     std::string policy = "accept";      // accept|reject (603)
+    // --allow-refer-from: out-of-dialog REFERs from matching senders are allowed (else 403):
+    // "any", "USER@HOST" (the From URI) or "HOST" (the From URI's host or the source IP); '*' globs.
+    std::vector<std::string> allow_refer_from{};
+    std::size_t max_connections = 4096;            // runtime::EngineOptions::max_connections (0 = no cap)
+    std::size_t max_connections_per_source = 256;  // per peer IP address (0 = no cap)
 };
 
 // Each validates its options first (usage errors: one line on `err`, exit 2, nothing sent),

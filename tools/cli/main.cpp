@@ -147,10 +147,22 @@ int main(int argc, char** argv) {
                        "udp:HOST:PORT, tcp:..., ws:HOST:PORT/path, tls:/wss: (repeatable; port 0 = ephemeral)")
         ->allow_extra_args(false);
     target->add_option("--policy", target_cmd.policy, "accept or reject (603) incoming REFERs")->capture_default_str();
+    target->add_option("--allow-refer-from", target_cmd.allow_refer_from,
+                       "Allow out-of-dialog REFERs (else 403) from: any, USER@HOST (From URI), or HOST (From host or "
+                       "source IP); '*' matches any run of characters (repeatable)")
+        ->allow_extra_args(false);
+    target->add_option("--max-connections", target_cmd.max_connections,
+                       "Cap on open TCP/TLS/WS/WSS connections; one over it is closed at once (0 = no cap)")
+        ->capture_default_str();
+    target->add_option("--max-connections-per-source", target_cmd.max_connections_per_source,
+                       "Cap on connections accepted from one IP address (0 = no cap)")
+        ->capture_default_str();
     add_common(target, true);
     target->footer(
         "Answers every call, accepts (or declines 603) REFERs and calls the target, acts on INVITEs with\n"
-        "Replaces. The first line names the bound address(es): 'listening udp 127.0.0.1:40123 sip:referkit@...'.\n"
+        "Replaces from the replaced call's party or one it referred (else 403). REFERs outside a call are\n"
+        "refused 403 unless --allow-refer-from matches the sender.\n"
+        "The first line names the bound address(es): 'listening udp 127.0.0.1:40123 sip:referkit@...'.\n"
         "  referkit target --listen udp:127.0.0.1:0 --listen tcp:127.0.0.1:0 --json");
 
     try {

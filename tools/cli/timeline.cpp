@@ -7,11 +7,31 @@
 
 namespace referkit::cli {
 
-Timeline::Timeline(std::ostream& out, bool json, bool quiet)
-    : out_(out), json_(json), quiet_(quiet), start_(std::chrono::steady_clock::now()) {}
+Timeline::Timeline(std::ostream& out, bool json, bool quiet, std::function<long long()> clock)
+    : out_(out), json_(json), quiet_(quiet), start_(std::chrono::steady_clock::now()), clock_(std::move(clock)) {}
 
 long long Timeline::elapsed_ms() const {
+    if (clock_) return clock_();
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_).count();
+}
+
+void Timeline::flush_repeats(long long now_ms) {
+    for (auto it = repeats_.begin(); it != repeats_.end();) {
+        Repeat& r = it->second;
+        if (r.suppressed != 0) {
+            const std::string summary = r.event + " repeated " + std::to_string(r.suppressed) + " more time" +
+                                        (r.suppressed == 1 ? "" : "s") + " within " + std::to_string(kRepeatWindow) +
+                                        " ms of its line";
+            nlohmann::ordered_json j{{"t_ms", now_ms}, {"ua", r.ua},       {"event", "repeated"},
+                                     {"of", r.event},  {"count", r.suppressed}, {"summary", summary}};
+            char head[96];
+            std::snprintf(head, sizeof head, "%6lld ms  %-7.*s %-22s ", now_ms, static_cast<int>(r.ua.size()),
+                          r.ua.data(), "repeated");
+            write(j, head + summary);
+            r.suppressed = 0;
+        }
+        it = now_ms - r.printed_ms >= kRepeatWindow ? repeats_.erase(it) : std::next(it);
+    }
 }
 
 void Timeline::write(const nlohmann::ordered_json& j, std::string_view text) {
@@ -26,6 +46,17 @@ void Timeline::event(std::string_view ua, std::string_view event, int status, st
                      std::string_view summary) {
     if (quiet_) return;
     const long long ms = elapsed_ms();
+    const std::string status_text = std::to_string(status);
+    std::string key;
+    for (std::string_view part : {ua, event, std::string_view(status_text), reason, summary})
+        key.append(part).push_back('\n');
+    if (auto it = repeats_.find(key); it != repeats_.end() && ms - it->second.printed_ms < kRepeatWindow) {
+        ++it->second.suppressed;
+        return;
+    }
+    flush_repeats(ms);
+    if (repeats_.size() >= kMaxRepeatKeys) repeats_.clear();  // many different lines: nothing repeats
+    repeats_[key] = Repeat{.ua = std::string(ua), .event = std::string(event), .printed_ms = ms, .suppressed = 0};
     nlohmann::ordered_json j{{"t_ms", ms}, {"ua", ua}, {"event", event}};
     if (status != 0) j["status"] = status;
     if (!reason.empty()) j["reason"] = reason;
@@ -42,6 +73,7 @@ void Timeline::event(std::string_view ua, std::string_view event, int status, st
 void Timeline::outcome(std::string_view ua, std::string_view outcome, std::string_view cause, int exit_code,
                        std::string_view summary) {
     const long long ms = elapsed_ms();
+    flush_repeats(ms);
     nlohmann::ordered_json j{{"t_ms", ms}, {"ua", ua},           {"event", "outcome"}, {"outcome", outcome},
                              {"cause", cause}, {"exit", exit_code}, {"summary", summary}};
     char head[64];

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
@@ -19,9 +20,16 @@ namespace referkit::cli {
 // json one object per line ({"t_ms":812,"ua":"alice","event":"referProgress","status":100,
 // "reason":"Trying","summary":...}). Every line is flushed. `quiet` suppresses event lines; the
 // outcome line is always printed. Not thread-safe (the commands are single-threaded).
+//
+// Repeats are coalesced, so a flood cannot turn into a flood of lines: an event line equal to one
+// printed less than kRepeatWindow ago (same ua, event, status, reason and summary) is counted, not
+// printed; the count comes out as one {"event":"repeated","of":EVENT,"count":N,...} line before
+// the next line printed and before the outcome.
 class Timeline {
 public:
-    Timeline(std::ostream& out, bool json, bool quiet = false);
+    static constexpr long long kRepeatWindow = 1000;  // ms
+    // `clock`: elapsed milliseconds (tests give a virtual one); empty = since construction.
+    Timeline(std::ostream& out, bool json, bool quiet = false, std::function<long long()> clock = {});
     // Elapsed milliseconds since construction.
     [[nodiscard]] long long elapsed_ms() const;
     void event(std::string_view ua, std::string_view event, int status, std::string_view reason,
@@ -33,11 +41,21 @@ public:
     void always(std::string_view ua, std::string_view event, std::string_view summary, nlohmann::ordered_json extra = {});
 
 private:
+    struct Repeat {
+        std::string ua, event;
+        long long printed_ms = 0;  // when the line was last printed
+        std::size_t suppressed = 0;
+    };
     void write(const nlohmann::ordered_json& j, std::string_view text);
+    // Prints the "repeated" lines of the counts held, and forgets what is older than the window.
+    void flush_repeats(long long now_ms);
     std::ostream& out_;
     bool json_;
     bool quiet_;
     std::chrono::steady_clock::time_point start_;
+    std::function<long long()> clock_;
+    std::map<std::string, Repeat> repeats_;  // by the line's identity; at most kMaxRepeatKeys
+    static constexpr std::size_t kMaxRepeatKeys = 256;
 };
 
 using Deadline = std::chrono::steady_clock::time_point;

@@ -640,6 +640,13 @@ bool read_bounded(int fd, void* out, std::size_t n, int timeout_ms) {
 }
 
 TEST(Runtime, OutOfDescriptorsPausesAcceptingWithoutSpinning) {
+#if defined(__SANITIZE_ADDRESS__)
+    // The sanitizer runtime probes memory through a pipe (and reads /proc/self) when it checks a
+    // dynamic type: with every descriptor taken it reports a false error and exits the child.
+    GTEST_SKIP() << "needs free descriptors for the sanitizer runtime; runs in the dev and release builds";
+#endif
+    // A child that died early must fail the test with its message, not kill it on the pipe.
+    ::signal(SIGPIPE, SIG_IGN);
     int to_parent[2], to_child[2];
     ASSERT_EQ(::pipe(to_parent), 0);
     ASSERT_EQ(::pipe(to_child), 0);

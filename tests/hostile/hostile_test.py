@@ -1,0 +1,963 @@
+#!/usr/bin/env python3
+"""Attack suite: the real `referkit` binary on loopback, attacked where a hostile network strikes.
+
+Usage: hostile_test.py REFERKIT
+
+Each attack prints `ok   NAME`, `FAIL NAME: why` or `skip NAME: why`; the exit status is 1 when any
+attack failed. Every wait is a poll with a bound; floods are bounded in rate and time and stay on
+loopback (127.0.0.1, and 127.0.0.2-127.0.0.7 as other source addresses: all of 127.0.0.0/8 is
+local on Linux). Every process started here is killed on exit, and dies with this script if it is
+killed (PR_SET_PDEATHSIG).
+
+The rules the attacks check: docs/transfer-rules.md R35-R39, docs/ARCHITECTURE.md (connection
+limits) and README.md's `referkit target` options. Each comment says what an earlier version did.
+"""
+import ctypes
+import json
+import os
+import random
+import re
+import resource
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BIN = None
+RESULTS = []  # (name, status, why)
+PROCS = []    # every Popen started here
+TMP = tempfile.mkdtemp(prefix="referkit-hostile-")
+_LIBC = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Bookkeeping, processes, bounded waits
+# ---------------------------------------------------------------------------------------------
+
+def report(name, ok, why=""):
+    RESULTS.append((name, "ok" if ok else "FAIL", why))
+    print(("ok   %s" % name) if ok else ("FAIL %s: %s" % (name, why)), flush=True)
+
+
+def skip(name, why):
+    RESULTS.append((name, "skip", why))
+    print("skip %s: %s" % (name, why), flush=True)
+
+
+def wait_for(cond, timeout, interval=0.01):
+    """Polls cond() until it is true or `timeout` seconds pass; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+def _child_setup(nofile=None):
+    def setup():
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with us, even if we are SIGKILLed
+        if nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    return setup
+
+
+def spawn(args, nofile=None, **kw):
+    p = subprocess.Popen(args, preexec_fn=_child_setup(nofile), **kw)
+    PROCS.append(p)
+    return p
+
+
+def stop(p, timeout=3.0):
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout)
+
+
+def stop_all():
+    for p in PROCS:
+        try:
+            stop(p)
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+
+
+class Target:
+    """`referkit target --json`; its stdout is read by a thread so the pipe never fills."""
+
+    def __init__(self, name, listen=("udp:127.0.0.1:0",), extra=(), nofile=None):
+        args = [BIN, "target", "--from", "sip:%s@127.0.0.1" % name, "--json"]
+        for spec in listen:
+            args += ["--listen", spec]
+        args += list(extra)
+        self.name = name
+        self.lines = []
+        self.err = open(os.path.join(TMP, name + ".err"), "wb")
+        self.proc = spawn(args, nofile=nofile, stdout=subprocess.PIPE, stderr=self.err)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        n = len(listen)
+        if not wait_for(lambda: len(self.listening()) >= n or self.proc.poll() is not None, 10):
+            raise RuntimeError("target %s printed no listening line" % name)
+        if len(self.listening()) < n:
+            raise RuntimeError("target %s exited %s before listening" % (name, self.proc.poll()))
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            try:
+                self.lines.append(json.loads(raw))
+            except ValueError:
+                self.lines.append({"raw": raw.decode("latin-1")})
+
+    def listening(self):
+        return [l for l in list(self.lines) if l.get("event") == "listening"]
+
+    def addr(self, transport="udp"):
+        for l in self.listening():
+            if l["transport"] == transport:
+                host, port = l["address"].rsplit(":", 1)
+                return host, int(port)
+        raise KeyError(transport)
+
+    def uri(self, transport="udp"):
+        for l in self.listening():
+            if l["transport"] == transport:
+                return l["uri"]
+        raise KeyError(transport)
+
+    def close(self):
+        stop(self.proc)
+        self.err.close()
+
+
+def run_cmd(args, timeout):
+    """Runs a referkit command to its end (bounded); returns (exit code, stdout lines)."""
+    p = spawn(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+        return None, out.decode("latin-1").splitlines()
+    return p.returncode, out.decode("latin-1").splitlines()
+
+
+def free_udp_port(host="127.0.0.1"):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# ---------------------------------------------------------------------------------------------
+# SIP messages (RFC 3261 §7, §20): just enough to build requests and answers and read replies
+# ---------------------------------------------------------------------------------------------
+
+COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "m": "contact", "l": "content-length",
+           "c": "content-type", "e": "content-encoding", "k": "supported", "s": "subject", "r": "refer-to",
+           "o": "event", "b": "referred-by", "u": "allow-events"}
+
+
+class Msg:
+    def __init__(self, data):
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        self.first = lines[0]
+        self.headers = []
+        for line in lines[1:]:
+            if line[:1] in (" ", "\t") and self.headers:  # §7.3.1 folding
+                n, v = self.headers[-1]
+                self.headers[-1] = (n, v + " " + line.strip())
+                continue
+            n, _, v = line.partition(":")
+            n = n.strip().lower()
+            self.headers.append((COMPACT.get(n, n), v.strip()))
+        self.body = body
+        parts = self.first.split(" ", 2)
+        self.is_response = parts[0].startswith("SIP/")
+        self.status = int(parts[1]) if self.is_response else None
+        self.method = None if self.is_response else parts[0]
+        self.ruri = None if self.is_response else parts[1]
+
+    def get(self, name):
+        for n, v in self.headers:
+            if n == name:
+                return v
+        return None
+
+    def all(self, name):
+        return [v for n, v in self.headers if n == name]
+
+    def cseq(self):
+        num, method = self.get("cseq").split()
+        return int(num), method
+
+    def tag(self, name):
+        m = re.search(r";\s*tag=([^;>\s]+)", self.get(name) or "")
+        return m.group(1) if m else None
+
+    def uri(self, name):
+        v = self.get(name) or ""
+        m = re.search(r"<([^>]*)>", v)
+        return m.group(1) if m else v.split(";")[0].strip()
+
+    def branch(self):
+        m = re.search(r"branch=([^;,\s]+)", self.all("via")[0])
+        return m.group(1) if m else None
+
+
+def rnd(prefix):
+    return "%s%08x" % (prefix, random.getrandbits(32))
+
+
+SDP = (b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+       b"m=audio 49170 RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=sendrecv\r\n")
+
+
+def request(method, ruri, via, from_, to, call_id, cseq, headers=(), body=b"", branch=None,
+            transport="UDP", cseq_method=None):
+    lines = ["%s %s SIP/2.0" % (method, ruri),
+             "Via: SIP/2.0/%s %s;branch=%s;rport" % (transport, via, branch or rnd("z9hG4bK")),
+             "Max-Forwards: 70", "From: " + from_, "To: " + to, "Call-ID: " + call_id,
+             "CSeq: %d %s" % (cseq, cseq_method or method)]
+    lines += list(headers)
+    lines.append("Content-Length: %d" % len(body))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def reply(req, status, reason, to_tag=None, headers=(), body=b""):
+    lines = ["SIP/2.0 %d %s" % (status, reason)]
+    lines += ["Via: " + v for v in req.all("via")]
+    to = req.get("to")
+    if to_tag and req.tag("to") is None:
+        to += ";tag=" + to_tag
+    lines += ["From: " + req.get("from"), "To: " + to, "Call-ID: " + req.get("call-id"), "CSeq: " + req.get("cseq")]
+    lines += list(headers)
+    lines.append("Content-Length: %d" % len(body))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class Udp:
+    """One UDP socket of ours; keeps what arrives so an expectation can look at it later."""
+
+    def __init__(self, host="127.0.0.1"):
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind((host, 0))
+        self.host, self.port = self.s.getsockname()
+        self.hostport = "%s:%d" % (self.host, self.port)
+        self.inbox = []  # (Msg, source address)
+
+    def send(self, data, dst):
+        self.s.sendto(data, dst)
+
+    def pump(self, timeout):
+        r, _, _ = select.select([self.s], [], [], max(0.0, timeout))
+        if r:
+            data, src = self.s.recvfrom(65535)
+            try:
+                self.inbox.append((Msg(data), src))
+            except (ValueError, IndexError, AttributeError):
+                pass
+
+    def expect(self, pred, timeout):
+        """The first message that satisfies pred (taken out of the inbox), or None after timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, (m, src) in enumerate(self.inbox):
+                if pred(m):
+                    del self.inbox[i]
+                    self.last_src = src
+                    return m
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.pump(min(left, 0.05))
+
+    def response_to(self, branch, timeout=2.0, final=True):
+        return self.expect(lambda m: m.is_response and m.branch() == branch and (m.status >= 200 or not final), timeout)
+
+    def close(self):
+        self.s.close()
+
+
+def transact(sock, dst, method, ruri, from_, to, call_id, cseq, headers=(), body=b"", timeout=2.0):
+    """Sends one request (re-sent on T1 back-off, §17.1.2.2) and returns its final response and the time it took."""
+    branch = rnd("z9hG4bK")
+    data = request(method, ruri, sock.hostport, from_, to, call_id, cseq, headers, body, branch=branch)
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    interval = 0.5
+    while time.monotonic() < deadline:
+        sock.send(data, dst)
+        r = sock.response_to(branch, min(interval, deadline - time.monotonic()))
+        if r is not None:
+            return r, time.monotonic() - t0
+        interval = min(interval * 2, 4.0)
+    return None, time.monotonic() - t0
+
+
+def tcp_options(src_host, dst, timeout=2.0):
+    """Opens a TCP connection from src_host, sends OPTIONS, returns the status (or None)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.bind((src_host, 0))
+        s.connect(dst)
+        me = "%s:%d" % s.getsockname()
+        uri = "sip:x@%s:%d" % dst
+        s.sendall(request("OPTIONS", uri, me, "<sip:probe@%s>;tag=%s" % (src_host, rnd("p")), "<%s>" % uri,
+                          rnd("tcp-"), 1, transport="TCP"))
+        data = b""
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in data and time.monotonic() < deadline:
+            chunk = s.recv(65535)
+            if not chunk:
+                break
+            data += chunk
+        return Msg(data).status if data.startswith(b"SIP/2.0") else None
+    except OSError:
+        return None
+    finally:
+        s.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Python peers: a transfer target that answers only when told, and a transferee that floods NOTIFY
+# ---------------------------------------------------------------------------------------------
+
+class HeldUas(threading.Thread):
+    """A UAS that answers an INVITE 100 at once and 200 only once `release` is set (RFC 3261 §13.3.1)."""
+
+    def __init__(self, name):
+        super().__init__(daemon=True)
+        self.sock = Udp()
+        self.uri = "sip:%s@%s" % (name, self.sock.hostport)
+        self.release = threading.Event()
+        self.halt = threading.Event()
+        self.invited = threading.Event()
+        self.acked = threading.Event()
+        self.tag = rnd("h")
+
+    def run(self):
+        pending = None  # the INVITE to answer 200
+        last_200 = 0.0
+        while not self.halt.is_set():
+            self.sock.pump(0.02)
+            while self.sock.inbox:
+                m, src = self.sock.inbox.pop(0)
+                if m.is_response:
+                    continue
+                if m.method == "INVITE":
+                    self.invited.set()
+                    pending = (m, src)
+                    self.sock.send(reply(m, 100, "Trying"), src)
+                elif m.method == "ACK":
+                    self.acked.set()
+                elif m.method != "ACK":
+                    self.sock.send(reply(m, 200, "OK", self.tag), src)
+            if pending and self.release.is_set() and not self.acked.is_set() and time.monotonic() - last_200 > 0.5:
+                m, src = pending
+                self.sock.send(reply(m, 200, "OK", self.tag, ["Contact: <%s>" % self.uri, "Content-Type: application/sdp"],
+                                     SDP), src)
+                last_200 = time.monotonic()
+
+    def close(self):
+        self.halt.set()
+        self.join(2)
+        self.sock.close()
+
+
+class Flooder(threading.Thread):
+    """Sends distinct out-of-dialog requests (each its own server transaction) at `rate` per second to `dst`,
+    round robin from one socket per source address, until stopped or `duration` passes; counts the answers."""
+
+    def __init__(self, dst, sources, rate, duration, method="OPTIONS"):
+        super().__init__(daemon=True)
+        self.dst, self.rate, self.duration, self.method = dst, rate, duration, method
+        self.socks = []
+        for host in sources:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            s.bind((host, 0))
+            s.setblocking(False)
+            self.socks.append(s)
+        self.halt = threading.Event()
+        self.sent = 0
+        self.answers = {}  # status -> count
+
+    def count(self, status):
+        return self.answers.get(status, 0)
+
+    def run(self):
+        t0 = time.monotonic()
+        uri = "sip:victim@%s:%d" % self.dst
+        n = 0
+        vias = ["%s:%d" % s.getsockname() for s in self.socks]
+        while not self.halt.is_set():
+            elapsed = time.monotonic() - t0
+            if elapsed >= self.duration:
+                break
+            due = int(elapsed * self.rate) - n
+            for _ in range(min(due, 500)):
+                i = n % len(self.socks)
+                host = vias[i].split(":")[0]
+                data = ("%s %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bKfl%d\r\nMax-Forwards: 70\r\n"
+                        "From: <sip:flood@%s>;tag=f%d\r\nTo: <%s>\r\nCall-ID: flood-%d-%f\r\nCSeq: 1 %s\r\n"
+                        "Content-Length: 0\r\n\r\n" % (self.method, uri, vias[i], n, host, n, uri, n, t0, self.method))
+                try:
+                    self.socks[i].sendto(data.encode(), self.dst)
+                except OSError:
+                    pass
+                n += 1
+            self.sent = n
+            self._drain()
+            time.sleep(0.002)  # pacing between bursts (the rate is set by `due`, not by this)
+        self._drain()
+
+    def _drain(self):
+        for s in self.socks:
+            for _ in range(2000):
+                try:
+                    data = s.recv(65535)
+                except (BlockingIOError, OSError):
+                    break
+                m = re.match(rb"SIP/2.0 (\d+)", data)
+                if m:
+                    st = int(m.group(1))
+                    self.answers[st] = self.answers.get(st, 0) + 1
+
+    def stop(self):
+        self.halt.set()
+        if self.ident is not None:
+            self.join(5)
+        for s in self.socks:
+            s.close()  # closing twice is harmless
+
+
+# ---------------------------------------------------------------------------------------------
+# The attacks
+# ---------------------------------------------------------------------------------------------
+
+def outcome_of(lines):
+    for l in reversed(lines):
+        try:
+            j = json.loads(l)
+        except ValueError:
+            continue
+        if j.get("event") == "outcome":
+            return j
+    return None
+
+
+def flood_during_transfer(label, name, sources, victim, rate, need_503_within=10.0):
+    """A `referkit transfer` from bob to a held carol; a flood fills the transaction table of `victim`
+    ("transferor" or "bob") from `sources`; once the flood is answered 503, carol answers and the transfer's final
+    NOTIFY must still be processed: exit 0, outcome accepted (R37)."""
+    bob = Target("bob" + label)
+    carol = HeldUas("carol")
+    carol.start()
+    port = free_udp_port()
+    flood = None
+    transfer = None
+    try:
+        if victim == "bob":
+            dst = bob.addr()
+        else:
+            dst = ("127.0.0.1", port)
+        flood = Flooder(dst, sources, rate, duration=need_503_within + 6)  # a hard bound on the flood's length
+        if victim == "bob":
+            # The transferee is flooded first; the transferor's INVITE (from 127.0.0.1) comes afterwards.
+            flood.start()
+            if not wait_for(lambda: flood.count(503) > 0, need_503_within):
+                return report(name, False,
+                              "the flood was never answered 503 (sent %d, answers %s)" % (flood.sent, flood.answers))
+        transfer = spawn([BIN, "transfer", bob.uri(), "--to", carol.uri, "--bind", "127.0.0.1:%d" % port, "--json",
+                          "--timeout", "20"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if not wait_for(lambda: carol.invited.is_set() or transfer.poll() is not None, 10):
+            return report(name, False, "bob never called carol")
+        if victim != "bob":
+            flood.start()  # now the REFER is accepted and the final NOTIFY is to come
+            if not wait_for(lambda: flood.count(503) > 0 or transfer.poll() is not None, need_503_within):
+                return report(name, False,
+                              "the flood was never answered 503 (sent %d, answers %s)" % (flood.sent, flood.answers))
+        carol.release.set()  # the target answers: bob's final NOTIFY goes to the transferor, under the flood
+        wait_for(lambda: transfer.poll() is not None, 5.0)  # the flood goes on at most 5 s more
+        flood.stop()
+        try:
+            out, _ = transfer.communicate(timeout=25)
+        except subprocess.TimeoutExpired:
+            transfer.kill()
+            out, _ = transfer.communicate()
+        lines = out.decode("latin-1").splitlines()
+        o = outcome_of(lines)
+        ok = transfer.returncode == 0 and o is not None and o.get("outcome") == "accepted"
+        why = "" if ok else "exit %s, outcome %s" % (transfer.returncode, o)
+        report(name, ok, why + (" (flood: sent %d, answers %s)" % (flood.sent, flood.answers) if not ok else ""))
+        print("     flood to %s: %d requests sent, answers %s"
+              % ("the transferor" if victim == "transferor" else victim, flood.sent, dict(sorted(flood.answers.items()))))
+    finally:
+        if flood is not None:
+            flood.stop()
+        if transfer is not None:
+            stop(transfer)
+        bob.close()  # before carol: bob hangs up its call with carol, who answers the BYE
+        carol.close()
+
+
+def attack_floods():
+    # Earlier: one sender filled the transaction table and the live transfer's final NOTIFY got 503 (exit 3).
+    flood_during_transfer("1", "flood from the transferee's address (one source) to the transferor: transfer exits 0",
+                          ["127.0.0.1"], "transferor", rate=4000)
+    flood_during_transfer("6", "flood from six sources filling the table (global limit) to the transferor: transfer exits 0",
+                          ["127.0.0.%d" % i for i in range(2, 8)], "transferor", rate=5000)
+    flood_during_transfer("b", "flood from 127.0.0.2 to the transferee: its call and transfer still succeed (exit 0)",
+                          ["127.0.0.2"], "bob", rate=4000)
+
+
+def attack_stranger_refer():
+    # R38 (earlier: an out-of-dialog REFER from anyone made `target` call any URI).
+    strict = Target("strict")
+    allowing = None
+    victim = Udp()
+    me = Udp()
+    try:
+        def refer(t, call_id):
+            uri = t.uri()
+            return transact(me, t.addr(), "REFER", uri, "<sip:mallory@127.0.0.1>;tag=%s" % rnd("m"), "<%s>" % uri,
+                            call_id, 1, ["Refer-To: <sip:victim@%s>" % victim.hostport, "Contact: <sip:mallory@%s>" % me.hostport])
+        statuses = []
+        for i in range(50):
+            r, _ = refer(strict, rnd("ref-"))
+            statuses.append(r.status if r else None)
+        invite = victim.expect(lambda m: m.method == "INVITE", 1.5)  # a negative: nothing may arrive in the bound
+        report("stranger's out-of-dialog REFER x50: 403 each, no INVITE toward the Refer-To",
+               statuses == [403] * 50 and invite is None,
+               "answers %s, INVITE at the victim: %s" % (sorted(set(map(str, statuses))), invite is not None))
+        # Control: the same REFER allowed by --allow-refer-from reaches the Refer-To (the check above can see it).
+        allowing = Target("allowing", extra=["--allow-refer-from", "127.0.0.1"])
+        r, _ = refer(allowing, rnd("ref-"))
+        invite = victim.expect(lambda m: m.method == "INVITE", 3.0)
+        report("control: REFER allowed by --allow-refer-from 127.0.0.1: 202 and the INVITE arrives",
+               r is not None and r.status == 202 and invite is not None,
+               "answer %s, INVITE %s" % (r.status if r else None, invite is not None))
+        if invite is not None:
+            victim.send(reply(invite, 486, "Busy Here", rnd("v")), victim.last_src)
+    finally:
+        victim.close()
+        me.close()
+        strict.close()
+        if allowing is not None:
+            allowing.close()
+
+
+def call_target(sock, t, from_user):
+    """INVITE (with an SDP offer), 200, ACK (§13.2.2.4): a confirmed call with `target`. Returns the dialog or None."""
+    uri = t.uri()
+    call_id, tag = rnd("call-"), rnd("a")
+    from_ = "<sip:%s@127.0.0.1>;tag=%s" % (from_user, tag)
+    r, _ = transact(sock, t.addr(), "INVITE", uri, from_, "<%s>" % uri, call_id, 1,
+                    ["Contact: <sip:%s@%s>" % (from_user, sock.hostport), "Supported: replaces",
+                     "Content-Type: application/sdp"], SDP, timeout=3.0)
+    if r is None or r.status != 200:
+        return None
+    d = {"call_id": call_id, "from": from_, "local_tag": tag, "to": r.get("to"), "remote_tag": r.tag("to"),
+         "contact": r.uri("contact"), "cseq": 1}
+    sock.send(request("ACK", d["contact"], sock.hostport, from_, d["to"], call_id, 1), t.addr())
+    return d
+
+
+def in_dialog(sock, t, d, method):
+    d["cseq"] += 1
+    r, _ = transact(sock, t.addr(), method, d["contact"], d["from"], d["to"], d["call_id"], d["cseq"])
+    return r.status if r else None
+
+
+def attack_replaces():
+    # R39 (RFC 3891 §3; earlier: a third party that knows a dialog's identifiers hung up the call).
+    t = Target("replaced")
+    alice = Udp()
+    mallory = Udp()
+    try:
+        d = call_target(alice, t, "alice")
+        if d is None:
+            return report("Replaces from a third party: 403, the call stays", False, "no call with the target")
+        replaces = "Replaces: %s;to-tag=%s;from-tag=%s" % (d["call_id"], d["remote_tag"], d["local_tag"])
+        uri = t.uri()
+        r, _ = transact(mallory, t.addr(), "INVITE", uri, "<sip:mallory@127.0.0.1>;tag=%s" % rnd("m"), "<%s>" % uri,
+                        rnd("call-"), 1, [replaces, "Contact: <sip:mallory@%s>" % mallory.hostport,
+                                          "Content-Type: application/sdp"], SDP, timeout=3.0)
+        status = r.status if r else None
+        if r is not None and r.status >= 300:
+            mallory.send(request("ACK", uri, mallory.hostport, r.get("from"), r.get("to"), r.get("call-id"), 1,
+                                 branch=r.branch()), t.addr())  # §17.1.1.3: the ACK of a non-2xx shares its branch
+        bye = alice.expect(lambda m: m.method == "BYE", 0.5)
+        still = in_dialog(alice, t, d, "OPTIONS")
+        report("Replaces from a third party: 403, the call stays (in-dialog OPTIONS 200)",
+               status == 403 and bye is None and still == 200,
+               "Replaces answered %s, BYE to alice %s, in-dialog OPTIONS %s" % (status, bye is not None, still))
+        # Control: the replaced call's own party may replace it (R39 same party): 200, and the old call gets BYE.
+        r, _ = transact(mallory, t.addr(), "INVITE", uri, "<sip:alice@127.0.0.1>;tag=%s" % rnd("a"), "<%s>" % uri,
+                        rnd("call-"), 1, [replaces, "Contact: <sip:alice@%s>" % mallory.hostport,
+                                          "Content-Type: application/sdp"], SDP, timeout=3.0)
+        ok200 = r is not None and r.status == 200
+        if ok200:
+            mallory.send(request("ACK", r.uri("contact"), mallory.hostport, r.get("from"), r.get("to"), r.get("call-id"), 1),
+                         t.addr())
+        bye = alice.expect(lambda m: m.method == "BYE", 2.0)
+        if bye is not None:
+            alice.send(reply(bye, 200, "OK"), alice.last_src)
+        report("control: Replaces from the replaced call's party: 200, the old call ends with BYE", ok200 and bye is not None,
+               "answered %s, BYE %s" % (r.status if r else None, bye is not None))
+        if ok200:  # hang up the new call, so that the target stops at once
+            transact(mallory, t.addr(), "BYE", r.uri("contact"), r.get("from"), r.get("to"), r.get("call-id"), 2, timeout=1.0)
+    finally:
+        alice.close()
+        mallory.close()
+        t.close()
+
+
+def attack_answers():
+    # Earlier: 32 s of silence then 408 for MESSAGE, INFO, out-of-dialog NOTIFY; 200 to merged
+    # requests; 400 for an announced 10 MB body.
+    t = Target("answers")
+    s = Udp()
+    uri = t.uri()
+    try:
+        def ood(method, headers=(), body=b"", cseq=1):
+            return transact(s, t.addr(), method, uri, "<sip:x@127.0.0.1>;tag=%s" % rnd("x"), "<%s>" % uri, rnd("c-"), cseq,
+                            headers, body, timeout=1.0)
+        for method, want, headers, body in (
+                ("MESSAGE", 405, ["Content-Type: text/plain"], b"hi"),
+                ("INFO", 405, ["Content-Type: text/plain"], b"hi"),
+                ("NOTIFY", 481, ["Event: refer", "Subscription-State: active;expires=60",
+                                 "Content-Type: message/sipfrag", "Contact: <sip:x@%s>" % s.hostport], b"SIP/2.0 200 OK\r\n")):
+            r, took = ood(method, headers, body)
+            report("%s out of dialog: %d within 1 s" % (method, want), r is not None and r.status == want and took < 1.0,
+                   "answer %s after %.2f s" % (r.status if r else None, took))
+        # RFC 3261 §8.2.2.2: the same request (From tag, Call-ID, CSeq) on a second branch -> 482.
+        call_id, tag = rnd("merge-"), rnd("x")
+        r1, _ = transact(s, t.addr(), "OPTIONS", uri, "<sip:x@127.0.0.1>;tag=" + tag, "<%s>" % uri, call_id, 7, timeout=1.0)
+        r2, _ = transact(s, t.addr(), "OPTIONS", uri, "<sip:x@127.0.0.1>;tag=" + tag, "<%s>" % uri, call_id, 7, timeout=1.0)
+        report("merged request (same Call-ID, From tag, CSeq; second branch): 482",
+               r1 is not None and r1.status == 200 and r2 is not None and r2.status == 482,
+               "first %s, second %s" % (r1.status if r1 else None, r2.status if r2 else None))
+        # §20.14 / §21.5.14: a body announced beyond the size we accept is 513, not 400.
+        big = request("OPTIONS", uri, s.hostport, "<sip:x@127.0.0.1>;tag=b", "<%s>" % uri, rnd("big-"), 1,
+                      ["Content-Type: text/plain"], b"x", branch="z9hG4bKbig1")
+        big = big.replace(b"Content-Length: 1\r\n", b"Content-Length: 10000000\r\n")
+        s.send(big, t.addr())
+        r = s.response_to("z9hG4bKbig1", 1.0)
+        report("Content-Length 10,000,000 announced on UDP: 513", r is not None and r.status == 513,
+               "answer %s" % (r.status if r else None))
+        # R37: a request that may create a dialog with more than 4 KB of Record-Route: 400.
+        rr = ["Record-Route: <sip:proxy%d-%s@127.0.0.1:5060;lr>" % (i, "p" * 250) for i in range(24)]  # about 6.5 KB
+        branch = rnd("z9hG4bK")
+        from_ = "<sip:x@127.0.0.1>;tag=%s" % rnd("x")
+        call_id = rnd("rr-")
+        s.send(request("INVITE", uri, s.hostport, from_, "<%s>" % uri, call_id, 1,
+                       rr + ["Contact: <sip:x@%s>" % s.hostport, "Content-Type: application/sdp"], SDP, branch=branch), t.addr())
+        r = s.response_to(branch, 2.0)
+        if r is not None and r.status >= 300:
+            s.send(request("ACK", uri, s.hostport, from_, r.get("to"), call_id, 1, branch=branch), t.addr())
+        report("INVITE with %d bytes of Record-Route: 400" % sum(len(h) for h in rr), r is not None and r.status == 400,
+               "answer %s" % (r.status if r else None))
+    finally:
+        s.close()
+        t.close()
+
+
+def attack_connection_caps():
+    # Earlier: no cap on connections (67 KB each, 5,000 took 345 MB).
+    t = Target("capped", listen=("tcp:127.0.0.1:0",), extra=["--max-connections-per-source", "16"])
+    conns = []
+    try:
+        dst = t.addr("tcp")
+        for _ in range(40):
+            c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            c.settimeout(2)
+            c.bind(("127.0.0.1", 0))
+            c.connect(dst)
+            c.setblocking(False)
+            conns.append(c)
+        closed = set()
+
+        def count_closed():
+            r, _, _ = select.select([c for c in conns if c not in closed], [], [], 0.05)
+            for c in r:
+                try:
+                    if c.recv(1) == b"":
+                        closed.add(c)
+                except ConnectionResetError:
+                    closed.add(c)
+                except BlockingIOError:
+                    pass
+            return len(closed) >= 24
+        wait_for(count_closed, 3.0, interval=0)
+        n_closed = len(closed)
+        other = tcp_options("127.0.0.2", dst)
+        kept = [c for c in conns if c not in closed]
+        report("--max-connections-per-source 16: of 40 connections from one address, >= 24 closed at once",
+               n_closed >= 24, "%d closed" % n_closed)
+        report("  ... and a connection from 127.0.0.2 still gets 200 to OPTIONS", other == 200, "answer %s" % other)
+        status = None
+        if kept:
+            c = kept[0]
+            c.setblocking(True)
+            c.settimeout(2)
+            me = "%s:%d" % c.getsockname()
+            uri = "sip:x@%s:%d" % dst
+            c.sendall(request("OPTIONS", uri, me, "<sip:k@127.0.0.1>;tag=k", "<%s>" % uri, rnd("k-"), 1, transport="TCP"))
+            try:
+                data = c.recv(65535)
+                status = Msg(data).status if data.startswith(b"SIP/2.0") else None
+            except OSError:
+                pass
+        report("  ... and a kept connection (within the cap) gets 200 to OPTIONS", status == 200, "answer %s" % status)
+    finally:
+        for c in conns:
+            c.close()
+        t.close()
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (proc(5) fields 14, 15)
+
+
+def open_fds(pid):
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return 0
+
+
+def attack_descriptor_exhaustion():
+    # Earlier: at the descriptor limit the accept loop spun at 100 % CPU and stopped answering.
+    limit = 64
+    t = Target("nofile", listen=("tcp:127.0.0.1:0",), nofile=limit)
+    conns = []
+    try:
+        dst = t.addr("tcp")
+        pid = t.proc.pid
+        for _ in range(limit + 16):
+            c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            c.settimeout(1)
+            try:
+                c.connect(dst)  # completes from the listen backlog even when the target cannot accept
+            except OSError:
+                c.close()
+                break
+            conns.append(c)
+        full = wait_for(lambda: open_fds(pid) >= limit - 2, 5.0)
+        # A measuring window, not a synchronisation: CPU used over 1 s of wall time while out of descriptors.
+        c0, w0 = cpu_seconds(pid), time.monotonic()
+        wait_for(lambda: time.monotonic() - w0 >= 1.0, 2.0, interval=0.05)
+        cpu = (cpu_seconds(pid) - c0) / (time.monotonic() - w0)
+        report("out of descriptors (RLIMIT_NOFILE %d, %d connections): CPU %.0f %% over 1 s, well under 50 %% (no spin)"
+               % (limit, len(conns), cpu * 100), bool(full) and cpu < 0.5,
+               "descriptors open %d, CPU %.2f" % (open_fds(pid), cpu))
+        for c in conns:
+            c.close()
+        conns = []
+        ok = wait_for(lambda: tcp_options("127.0.0.1", dst, timeout=1.0) == 200, 10.0, interval=0.2)
+        report("  ... after the connections close, a new TCP OPTIONS gets 200 (accepting resumed)", bool(ok),
+               "no 200 within 10 s")
+    finally:
+        for c in conns:
+            c.close()
+        t.close()
+
+
+def attack_ws_upgrade_body():
+    # Earlier: a WebSocket upgrade request carrying a 1 MB body was read whole and answered 101.
+    t = Target("wsup", listen=("ws:127.0.0.1:0/",))
+    try:
+        host, port = t.addr("ws")
+
+        def upgrade(extra, body):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(2)
+            try:
+                s.connect((host, port))
+                try:
+                    s.sendall(("GET / HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                               "Sec-WebSocket-Protocol: sip\r\n%s\r\n" % (host, port, extra)).encode() + body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # refused while the body was still being sent: read what was answered
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = s.recv(65535)
+                    if not chunk:
+                        break
+                    data += chunk
+                m = re.match(rb"HTTP/1.1 (\d+)", data)
+                return int(m.group(1)) if m else "closed"
+            except socket.timeout:
+                return "no answer within 2 s"
+            except OSError as e:
+                return "closed (%s)" % e.__class__.__name__
+            finally:
+                s.close()
+        control = upgrade("", b"")
+        refused = upgrade("Content-Length: 1048576\r\n", b"x" * 1048576)
+        report("WebSocket upgrade with a 1 MB body: refused at once, not 101 (control without body: 101)",
+               control == 101 and refused != 101 and refused != "no answer within 2 s",
+               "with body: %s, without: %s" % (refused, control))
+        print("     with a body: %s" % refused)
+    finally:
+        t.close()
+
+
+def attack_keepalive_idle():
+    # CRLF keep-alives alone do not hold a connection past the idle timeout.
+    help_text = subprocess.run([BIN, "target", "--help"], capture_output=True, timeout=10).stdout.decode()
+    if "idle" not in help_text:
+        return skip("keep-alive-only connection closed after the idle timeout",
+                    "`referkit target` has no option for the idle timeout (300 s built in); "
+                    "tests/runtime KeepAliveOnlyConnectionIsClosedAfterTheIdleTimeout checks it on the engine")
+
+
+def attack_linphone_final_notify():
+    # R35: linphone 5.1's final NOTIFY says `terminated;reason=reason=noresource`.
+    peer = Udp()
+    try:
+        uri = "sip:linphone@%s" % peer.hostport
+        p = spawn([BIN, "refer", uri, "--refer-to", "sip:carol@127.0.0.1:9", "--json", "--timeout", "15"],
+                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        refer = peer.expect(lambda m: m.method == "REFER", 5.0)
+        if refer is None:
+            stop(p)
+            return report("linphone-style final NOTIFY (reason=reason=noresource): refer exits 0", False, "no REFER")
+        src = peer.last_src
+        tag = rnd("l")
+        peer.send(reply(refer, 202, "Accepted", tag, ["Contact: <%s>" % uri]), src)
+        num = refer.cseq()[0]
+        answers = []
+        for cseq, state, frag in ((1, "active;expires=60", b"SIP/2.0 100 Trying\r\n"),
+                                  (2, "terminated;reason=reason=noresource", b"SIP/2.0 200 Ok\r\n")):
+            r, _ = transact(peer, src, "NOTIFY", refer.uri("contact"), "%s;tag=%s" % (refer.get("to"), tag), refer.get("from"),
+                            refer.get("call-id"), cseq, ["Event: refer;id=%d" % num, "Subscription-State: " + state,
+                                                         "Contact: <%s>" % uri, "Content-Type: message/sipfrag"], frag,
+                            timeout=4.0)
+            answers.append(r.status if r else None)
+        try:
+            out, _ = p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            stop(p)
+            out, _ = p.communicate()
+        o = outcome_of(out.decode("latin-1").splitlines())
+        report("linphone-style final NOTIFY (reason=reason=noresource, sipfrag `200 Ok`): NOTIFY 200, refer exits 0",
+               p.returncode == 0 and answers == [200, 200],
+               "NOTIFY answers %s, exit %s, outcome %s" % (answers, p.returncode, o))
+    finally:
+        peer.close()
+
+
+def attack_notify_flood_json():
+    # Earlier: `transfer --json` printed two lines per NOTIFY of a flood (22,863 lines in 20 s).
+    peer = Udp()
+    peer.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    name = "transfer --json under 2,000 NOTIFY 100 then a final 200: exit 0, fewer than 50 lines"
+    try:
+        uri = "sip:bob@%s" % peer.hostport
+        p = spawn([BIN, "transfer", uri, "--to", "sip:carol@127.0.0.1:9", "--json", "--timeout", "30"],
+                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        inv = peer.expect(lambda m: m.method == "INVITE", 5.0)
+        if inv is None:
+            stop(p)
+            return report(name, False, "no INVITE")
+        src = peer.last_src
+        tag = rnd("b")
+        peer.send(reply(inv, 200, "OK", tag, ["Contact: <%s>" % uri, "Content-Type: application/sdp"], SDP), src)
+        refer = peer.expect(lambda m: m.method == "REFER", 5.0)
+        if refer is None:
+            stop(p)
+            return report(name, False, "no REFER after the 200 (ACK %s)" % bool(peer.expect(lambda m: m.method == "ACK", 0)))
+        peer.send(reply(refer, 202, "Accepted"), src)
+        d_from, d_to = refer.get("to"), refer.get("from")
+        ruri, call_id, num = inv.uri("contact"), inv.get("call-id"), refer.cseq()[0]
+        hdr = ["Event: refer;id=%d" % num, "Contact: <%s>" % uri, "Content-Type: message/sipfrag"]
+        flood = 2000
+        answered = [0]
+
+        def drain():  # counts the transferor's 200s to the flood; keeps anything else for later
+            while select.select([peer.s], [], [], 0)[0]:
+                data, frm = peer.s.recvfrom(65535)
+                if data.startswith(b"SIP/2.0 200"):
+                    answered[0] += 1
+                else:
+                    peer.inbox.append((Msg(data), frm))
+            return answered[0]
+        for cseq in range(1, flood + 1):
+            peer.send(request("NOTIFY", ruri, peer.hostport, d_from, d_to, call_id, cseq,
+                              hdr + ["Subscription-State: active;expires=60"], b"SIP/2.0 100 Trying\r\n"), src)
+            if cseq % 100 == 0:
+                # A burst of a hundred, then (bounded) until the transferor has answered most of them, so that
+                # the flood is processed rather than dropped by the kernel.
+                wait_for(lambda: drain() >= cseq - 150, 0.3, interval=0.001)
+        drain()
+        answered = answered[0]
+        r, _ = transact(peer, src, "NOTIFY", ruri, d_from, d_to, call_id, flood + 1,
+                        hdr + ["Subscription-State: terminated;reason=noresource"], b"SIP/2.0 200 OK\r\n", timeout=8.0)
+        # The transferor hangs up: answer its BYE (bounded).
+        bye = peer.expect(lambda m: m.method == "BYE", 5.0)
+        if bye is not None:
+            peer.send(reply(bye, 200, "OK"), peer.last_src)
+        try:
+            out, _ = p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            stop(p)
+            out, _ = p.communicate()
+        lines = out.decode("latin-1").splitlines()
+        o = outcome_of(lines)
+        report(name, p.returncode == 0 and len(lines) < 50 and r is not None and r.status == 200,
+               "exit %s, %d lines, final NOTIFY %s, outcome %s" % (p.returncode, len(lines), r.status if r else None, o))
+        print("     %d NOTIFY 100 sent, >= %d answered 200 (UDP); %d output lines" % (flood, answered, len(lines)))
+    finally:
+        peer.close()
+
+
+def main():
+    global BIN
+    if len(sys.argv) != 2:
+        print("usage: hostile_test.py REFERKIT", file=sys.stderr)
+        return 2
+    BIN = os.path.abspath(sys.argv[1])
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # CTest's timeout: still run the finally blocks
+    t0 = time.monotonic()
+    attacks = [attack_answers, attack_stranger_refer, attack_replaces, attack_linphone_final_notify,
+               attack_notify_flood_json, attack_ws_upgrade_body, attack_keepalive_idle, attack_connection_caps,
+               attack_descriptor_exhaustion, attack_floods]
+    only = os.environ.get("HOSTILE_ONLY")  # e.g. HOSTILE_ONLY=floods: run the attacks whose name contains it
+    try:
+        for attack in attacks:
+            if only and only not in attack.__name__:
+                continue
+            try:
+                attack()
+            except Exception as e:  # noqa: BLE001 - one attack's crash is its failure, not the suite's end
+                report(attack.__name__, False, "%s: %s" % (e.__class__.__name__, e))
+    finally:
+        stop_all()
+        shutil.rmtree(TMP, ignore_errors=True)
+    failed = [r for r in RESULTS if r[1] == "FAIL"]
+    print("%d ok, %d failed, %d skipped in %.1f s" % (sum(1 for r in RESULTS if r[1] == "ok"), len(failed),
+                                                     sum(1 for r in RESULTS if r[1] == "skip"), time.monotonic() - t0))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -41,7 +41,7 @@ TEST_F(Txn, TransportErrorOnAResponseEndsTheServerTransaction) {
 
 // ---------------------------------------------------------------- bad input and limits
 
-// Issue 18's fair limits: one source is held to Limits::max_transactions_per_source (503 with
+// Fair limits (docs/transfer-rules.md R37): one source is held to Limits::max_transactions_per_source (503 with
 // Retry-After to it alone), another source is still served, and the count falls as its
 // transactions end (Timer J).
 TEST_F(Txn, OneSourceIsHeldToItsShareWhileOthersAreServed) {

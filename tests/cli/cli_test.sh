@@ -116,6 +116,7 @@ print(r.split("\r\n")[0])
 allow=[l for l in r.split("\r\n") if l.lower().startswith("allow:")]
 sys.exit(1 if not allow or method in allow[0] else 0)' "$method" "$bob"
 done
+check "usage: --idle-timeout 0" 2 'idle-timeout must be' -- "$bin" target --listen tcp:127.0.0.1:0 --idle-timeout 0
 check "usage: --transport with no such listener" 2 'needs a --listen' -- "$bin" target --listen tcp:127.0.0.1:0 --transport udp
 
 # Ctrl-C mid-call: the command ends its call cleanly and still prints the outcome line (exit 3).

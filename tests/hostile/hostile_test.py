@@ -822,12 +822,79 @@ def attack_ws_upgrade_body():
 
 
 def attack_keepalive_idle():
-    # CRLF keep-alives alone do not hold a connection past the idle timeout.
-    help_text = subprocess.run([BIN, "target", "--help"], capture_output=True, timeout=10).stdout.decode()
-    if "idle" not in help_text:
-        return skip("keep-alive-only connection closed after the idle timeout",
-                    "`referkit target` has no option for the idle timeout (300 s built in); "
-                    "tests/runtime KeepAliveOnlyConnectionIsClosedAfterTheIdleTimeout checks it on the engine")
+    # CRLF keep-alives alone (RFC 5626 §4.4.1) do not hold a connection past the idle timeout;
+    # earlier they held it forever. A connection that carries SIP meanwhile is kept.
+    t = Target("idle", listen=("tcp:127.0.0.1:0",), extra=["--idle-timeout", "1"])
+    pinger = sipper = None
+    try:
+        dst = t.addr("tcp")
+        pinger = socket.create_connection(dst, timeout=2)
+        sipper = socket.create_connection(dst, timeout=2)
+        me = "%s:%d" % sipper.getsockname()
+        uri = "sip:x@%s:%d" % dst
+        state = {"closed": False, "answers": 0, "cseq": 0, "last": 0.0}
+
+        def step():
+            now = time.monotonic()
+            try:
+                pinger.sendall(b"\r\n\r\n")
+            except OSError:
+                state["closed"] = True
+            if now - state["last"] >= 0.3:  # the other connection carries an OPTIONS every 300 ms
+                state["last"] = now
+                state["cseq"] += 1
+                sipper.sendall(request("OPTIONS", uri, me, "<sip:k@127.0.0.1>;tag=i", "<%s>" % uri, "idle-keep",
+                                       state["cseq"], transport="TCP"))
+                data = sipper.recv(65535)
+                if data.startswith(b"SIP/2.0 200"):
+                    state["answers"] += 1
+            r, _, _ = select.select([pinger], [], [], 0.05)
+            if r:
+                try:
+                    if pinger.recv(64) == b"":
+                        state["closed"] = True
+                except OSError:
+                    state["closed"] = True
+            return state["closed"]
+
+        closed = wait_for(step, 6.0, interval=0)
+        report("keep-alive-only connection closed after --idle-timeout 1 (pings every ~50 ms)", closed,
+               "still open after 6 s")
+        report("  ... while a connection carrying OPTIONS stays open and answered", state["answers"] >= 3,
+               "%d answers" % state["answers"])
+    finally:
+        for c in (pinger, sipper):
+            if c is not None:
+                c.close()
+        t.close()
+
+
+def attack_transactions_per_source():
+    # R37: one source address holds at most --max-transactions-per-source open server
+    # transactions; beyond, 503 with Retry-After to it alone, while another address is served.
+    t = Target("txshare", extra=["--max-transactions-per-source", "8"])
+    one, other = Udp("127.0.0.1"), Udp("127.0.0.2")
+    try:
+        dst = t.addr("udp")
+        uri = "sip:x@%s:%d" % dst
+        statuses = []
+        for i in range(20):  # each OPTIONS server transaction lives 64*T1 after its answer (UDP)
+            r, _ = transact(one, dst, "OPTIONS", uri, "<sip:s@127.0.0.1>;tag=s%d" % i, "<%s>" % uri,
+                            rnd("share-"), 1, timeout=1.0)
+            statuses.append(r.status if r is not None else None)
+            if r is not None and r.status == 503 and r.get("retry-after") is None:
+                statuses.append("503 without Retry-After")
+        served = statuses.count(200)
+        shed = statuses.count(503)
+        report("--max-transactions-per-source 8: 20 OPTIONS from one address, 8 answered 200, 12 get 503",
+               served == 8 and shed == 12, "statuses %s" % statuses)
+        r, _ = transact(other, dst, "OPTIONS", uri, "<sip:o@127.0.0.2>;tag=o", "<%s>" % uri, rnd("share-"), 1)
+        report("  ... and an OPTIONS from 127.0.0.2 gets 200", r is not None and r.status == 200,
+               "answer %s" % (r.status if r is not None else None))
+    finally:
+        one.close()
+        other.close()
+        t.close()
 
 
 def attack_linphone_final_notify():
@@ -939,7 +1006,8 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # CTest's timeout: still run the finally blocks
     t0 = time.monotonic()
     attacks = [attack_answers, attack_stranger_refer, attack_replaces, attack_linphone_final_notify,
-               attack_notify_flood_json, attack_ws_upgrade_body, attack_keepalive_idle, attack_connection_caps,
+               attack_notify_flood_json, attack_ws_upgrade_body, attack_keepalive_idle, attack_transactions_per_source,
+               attack_connection_caps,
                attack_descriptor_exhaustion, attack_floods]
     only = os.environ.get("HOSTILE_ONLY")  # e.g. HOSTILE_ONLY=floods: run the attacks whose name contains it
     try:

@@ -438,6 +438,10 @@ int run_target(const CommonOptions& c, const TargetCommand& cmd, std::ostream& o
     if (!setup) return usage(setup.error());
     setup->options.engine.max_connections = cmd.max_connections;
     setup->options.engine.max_connections_per_source = cmd.max_connections_per_source;
+    if (!(cmd.idle_timeout > 0 && cmd.idle_timeout <= 86400)) return usage("--idle-timeout must be in (0, 86400] seconds");
+    setup->options.engine.tcp_idle_timeout =
+        std::chrono::milliseconds(static_cast<std::int64_t>(cmd.idle_timeout * 1000));
+    setup->options.core.transaction.limits.max_transactions_per_source = cmd.max_transactions_per_source;
     if (cmd.policy == "reject")
         setup->options.refer.refer_policy = [](const ReferServerContext&) {
             return ReferDecision{.verdict = ReferVerdict::reject, .status = 603, .reason = "Decline"};

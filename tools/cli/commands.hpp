@@ -47,6 +47,9 @@ struct TargetCommand {
     std::vector<std::string> allow_refer_from{};
     std::size_t max_connections = 4096;            // runtime::EngineOptions::max_connections (0 = no cap)
     std::size_t max_connections_per_source = 256;  // per peer IP address (0 = no cap)
+    // runtime::EngineOptions::tcp_idle_timeout: a connection without a SIP message this long is closed.
+    double idle_timeout = 300;
+    std::size_t max_transactions_per_source = 4096;  // Limits::max_transactions_per_source (0 = no bound)
 };
 
 // Each validates its options first (usage errors: one line on `err`, exit 2, nothing sent),

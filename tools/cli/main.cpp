@@ -157,6 +157,12 @@ int main(int argc, char** argv) {
     target->add_option("--max-connections-per-source", target_cmd.max_connections_per_source,
                        "Cap on connections accepted from one IP address (0 = no cap)")
         ->capture_default_str();
+    target->add_option("--idle-timeout", target_cmd.idle_timeout,
+                       "Seconds a connection may carry no SIP message before it is closed (keep-alives do not count)")
+        ->capture_default_str();
+    target->add_option("--max-transactions-per-source", target_cmd.max_transactions_per_source,
+                       "Open server transactions from one IP address; beyond, 503 to it (0 = no bound: behind one proxy)")
+        ->capture_default_str();
     add_common(target, true);
     target->footer(
         "Answers every call, accepts (or declines 603) REFERs and calls the target, acts on INVITEs with\n"

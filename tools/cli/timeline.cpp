@@ -21,7 +21,7 @@ void Timeline::flush_repeats(long long now_ms) {
         if (r.suppressed != 0) {
             const std::string summary = r.event + " repeated " + std::to_string(r.suppressed) + " more time" +
                                         (r.suppressed == 1 ? "" : "s") + " within " + std::to_string(kRepeatWindow) +
-                                        " ms of its line";
+                                        " ms (" + std::to_string(kRepeatFree) + " printed)";
             nlohmann::ordered_json j{{"t_ms", now_ms}, {"ua", r.ua},       {"event", "repeated"},
                                      {"of", r.event},  {"count", r.suppressed}, {"summary", summary}};
             char head[96];
@@ -30,7 +30,7 @@ void Timeline::flush_repeats(long long now_ms) {
             write(j, head + summary);
             r.suppressed = 0;
         }
-        it = now_ms - r.printed_ms >= kRepeatWindow ? repeats_.erase(it) : std::next(it);
+        it = now_ms - r.window_ms >= kRepeatWindow ? repeats_.erase(it) : std::next(it);
     }
 }
 
@@ -50,13 +50,17 @@ void Timeline::event(std::string_view ua, std::string_view event, int status, st
     std::string key;
     for (std::string_view part : {ua, event, std::string_view(status_text), reason, summary})
         key.append(part).push_back('\n');
-    if (auto it = repeats_.find(key); it != repeats_.end() && ms - it->second.printed_ms < kRepeatWindow) {
+    if (auto it = repeats_.find(key); it != repeats_.end() && ms - it->second.window_ms < kRepeatWindow &&
+                                      it->second.printed >= kRepeatFree) {
         ++it->second.suppressed;
         return;
     }
     flush_repeats(ms);
     if (repeats_.size() >= kMaxRepeatKeys) repeats_.clear();  // many different lines: nothing repeats
-    repeats_[key] = Repeat{.ua = std::string(ua), .event = std::string(event), .printed_ms = ms, .suppressed = 0};
+    Repeat& r = repeats_[key];
+    if (r.printed == 0 || ms - r.window_ms >= kRepeatWindow)
+        r = Repeat{.ua = std::string(ua), .event = std::string(event), .window_ms = ms, .printed = 0, .suppressed = 0};
+    ++r.printed;
     nlohmann::ordered_json j{{"t_ms", ms}, {"ua", ua}, {"event", event}};
     if (status != 0) j["status"] = status;
     if (!reason.empty()) j["reason"] = reason;

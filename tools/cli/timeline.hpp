@@ -21,13 +21,15 @@ namespace referkit::cli {
 // "reason":"Trying","summary":...}). Every line is flushed. `quiet` suppresses event lines; the
 // outcome line is always printed. Not thread-safe (the commands are single-threaded).
 //
-// Repeats are coalesced, so a flood cannot turn into a flood of lines: an event line equal to one
-// printed less than kRepeatWindow ago (same ua, event, status, reason and summary) is counted, not
-// printed; the count comes out as one {"event":"repeated","of":EVENT,"count":N,...} line before
-// the next line printed and before the outcome.
+// Repeats are coalesced, so a flood cannot turn into a flood of lines: once an event line (same ua,
+// event, status, reason and summary) was printed kRepeatFree times within kRepeatWindow, further
+// copies in that window are counted, not printed; the count comes out as one
+// {"event":"repeated","of":EVENT,"count":N,...} line before the next line printed and before the
+// outcome. A few equal lines (two calls ending alike) still print one by one.
 class Timeline {
 public:
     static constexpr long long kRepeatWindow = 1000;  // ms
+    static constexpr std::size_t kRepeatFree = 3;     // equal lines printed per window
     // `clock`: elapsed milliseconds (tests give a virtual one); empty = since construction.
     Timeline(std::ostream& out, bool json, bool quiet = false, std::function<long long()> clock = {});
     // Elapsed milliseconds since construction.
@@ -43,7 +45,8 @@ public:
 private:
     struct Repeat {
         std::string ua, event;
-        long long printed_ms = 0;  // when the line was last printed
+        long long window_ms = 0;   // when its window began (its first line in it)
+        std::size_t printed = 0;   // lines printed in the window
         std::size_t suppressed = 0;
     };
     void write(const nlohmann::ordered_json& j, std::string_view text);

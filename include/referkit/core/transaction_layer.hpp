@@ -67,8 +67,8 @@ struct TransactionOptions {
     // Limits for parsing received messages and for the number of open transactions.
     Limits limits = {};
     // Whether a received request with a To tag belongs to a dialog of the TU (a pure query, called
-    // inside receive() before the layer admits the request): such requests may use
-    // Limits::reserved_in_dialog_transactions. Empty: none does. The Stack sets it.
+    // inside receive() only when a new request meets max_transactions or its source's bound): such
+    // requests may use Limits::reserved_in_dialog_transactions. Empty: none does. The Stack sets it.
     std::function<bool(const Message&)> in_dialog = {};
 };
 

@@ -439,14 +439,6 @@ std::expected<SubscriptionState, ParseError> parse_subscription_state(std::strin
 
 namespace {
 
-bool is_lws(char ch) noexcept { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; }
-
-std::string_view trim_lws(std::string_view v) noexcept {
-    while (!v.empty() && is_lws(v.front())) v.remove_prefix(1);
-    while (!v.empty() && is_lws(v.back())) v.remove_suffix(1);
-    return v;
-}
-
 // The tolerant reading of `text`'s parameters after its leading value (which ends at `rest`): the
 // text is cut at each ';' outside a quoted string and each piece handed to take(name, value) on
 // its own; a piece that is not `name [= value]` with a token name, or that take() refuses, is
@@ -472,7 +464,7 @@ std::optional<ParseError> tolerant_params(std::string_view text, std::string_vie
             if (ch == '"') quoted = !quoted;
             if (quoted || ch != ';') continue;
         }
-        const std::string_view piece = trim_lws(rest.substr(start, i - start));
+        const std::string_view piece = lex::trim(rest.substr(start, i - start));
         start = i + 1;
         if (first) {
             first = false;
@@ -484,8 +476,8 @@ std::optional<ParseError> tolerant_params(std::string_view text, std::string_vie
             break;
         }
         const std::size_t eq = piece.find('=');
-        const std::string_view name = trim_lws(piece.substr(0, eq));
-        const std::string_view value = eq == std::string_view::npos ? std::string_view() : trim_lws(piece.substr(eq + 1));
+        const std::string_view name = lex::trim(piece.substr(0, eq));
+        const std::string_view value = eq == std::string_view::npos ? std::string_view() : lex::trim(piece.substr(eq + 1));
         if (!is_token(name)) skip(piece, "parameter without a token name ignored");
         else if (!take(name, value)) skip(piece, "malformed parameter ignored");
     }

@@ -76,28 +76,26 @@ const std::string& TransactionLayer::Impl::ensure_tag(ServerTx& tx) {
     return tx.response_to_tag;
 }
 
-bool TransactionLayer::Impl::admit(const Message& m, const Source& from) {
+bool TransactionLayer::Impl::admit(const Message& m, const Source& from, txn::SourceCount*& source) {
     const Limits& l = opt.limits;
+    source = nullptr;
+    if (l.max_transactions_per_source != 0)
+        if (auto it = per_source.find(from.remote.host); it != per_source.end()) source = &*it;
+    const bool over_total = full();
+    const bool over_source = source != nullptr && source->second >= l.max_transactions_per_source;
+    if (!over_total && !over_source) return true;
+    // At a bound: a request in one of the TU's dialogs opens one from the reserve, beyond
+    // max_transactions and whatever its source holds.
     if (!m.to().tag.empty() && opt.in_dialog && opt.in_dialog(m)) {
-        if (open() >= l.max_transactions + l.reserved_in_dialog_transactions) {
-            ++counters.rejected_overload;
-            return false;
+        if (open() < l.max_transactions + l.reserved_in_dialog_transactions) {
+            if (over_total) ++counters.admitted_in_reserve;
+            return true;
         }
-        if (full()) ++counters.admitted_in_reserve;
-        return true;
-    }
-    if (full()) {
         ++counters.rejected_overload;
         return false;
     }
-    if (l.max_transactions_per_source != 0) {
-        auto it = per_source.find(from.remote.host);
-        if (it != per_source.end() && it->second >= l.max_transactions_per_source) {
-            ++counters.rejected_source_overload;
-            return false;
-        }
-    }
-    return true;
+    ++(over_total ? counters.rejected_overload : counters.rejected_source_overload);
+    return false;
 }
 
 void TransactionLayer::Impl::server_request(Message&& m, const Source& from) {
@@ -129,7 +127,8 @@ void TransactionLayer::Impl::server_request(Message&& m, const Source& from) {
             return;
         }
     }
-    if (!admit(m, from)) {  // Limits::max_transactions(_per_source): §21.5.4 503 with Retry-After
+    txn::SourceCount* source = nullptr;
+    if (!admit(m, from, source)) {  // Limits::max_transactions(_per_source): §21.5.4 503 with Retry-After
         std::string extra = "Retry-After: " + std::to_string(opt.retry_after_seconds) + "\r\n";
         stateless_answer(m, from, 503, extra);
         return;
@@ -144,9 +143,9 @@ void TransactionLayer::Impl::server_request(Message&& m, const Source& from) {
     tx.reliable = is_reliable(from.transport);
     tx.reply_to = txn::response_destination(m.top_via(), from);
     if (opt.limits.max_transactions_per_source != 0) {
-        auto& entry = *per_source.try_emplace(from.remote.host, 0).first;
-        ++entry.second;
-        tx.source = &entry;
+        if (source == nullptr) source = &*per_source.try_emplace(from.remote.host, 0).first;
+        ++source->second;
+        tx.source = source;
     }
     tx.head = txn::response_head(m, from);
     tx.request_to_tag = std::string(m.to().tag);

@@ -63,6 +63,9 @@ struct ClientTx {
     TransactionId cancels;  // CANCEL: the INVITE client transaction it cancels
 };
 
+// An entry of TransactionLayer::Impl::per_source: a source address and its open server transactions.
+using SourceCount = std::pair<const std::string, std::uint32_t>;
+
 struct ServerTx {
     TransactionId id;
     bool invite = false;
@@ -86,7 +89,7 @@ struct ServerTx {
     Timers timers;
     // The entry of Impl::per_source this transaction counts in (nullptr: none). Elements of an
     // unordered_map keep their address when it rehashes.
-    std::pair<const std::string, std::uint32_t>* source = nullptr;
+    SourceCount* source = nullptr;
 };
 
 // The keys below are written over `k`, a buffer the caller reuses; an index holds views of the
@@ -145,8 +148,9 @@ struct TransactionLayer::Impl {
     [[nodiscard]] std::size_t open() const noexcept { return clients.size() + servers.size(); }
     [[nodiscard]] bool full() const noexcept { return open() >= opt.limits.max_transactions; }
     // Whether a new server transaction may open for request `m` from `from`; counts a refusal.
-    // Requests in a dialog of the TU use the reserve; the others the global and per-source bounds.
-    [[nodiscard]] bool admit(const Message& m, const Source& from);
+    // Within the global and per-source bounds, yes; at one of them, only a request in a dialog of
+    // the TU (asked only then), from the reserve. `source`: from's entry of per_source, if any.
+    [[nodiscard]] bool admit(const Message& m, const Source& from, txn::SourceCount*& source);
     [[nodiscard]] Duration timer_64t1() const { return 64 * opt.t1; }
     std::uint64_t random() { return opt.random(); }
     [[nodiscard]] std::string_view sent_by(Transport t) const {

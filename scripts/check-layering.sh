@@ -33,7 +33,7 @@ declare -A layer=(
   [time.hpp]=0 [buffer.hpp]=0 [transport.hpp]=0 [limits.hpp]=0 [ids.hpp]=0 [error.hpp]=0 [header_id.hpp]=0
   [headers.hpp]=1 [params.hpp]=1 [uri.hpp]=1 [message.hpp]=1 [writer.hpp]=1 [validate.hpp]=1 [framer.hpp]=1
   [sipfrag.hpp]=1 [list_impl.hpp]=1
-  [transaction_layer.hpp]=2 [driven.hpp]=2 [next_hop.hpp]=2 [digest.hpp]=2 [sdp.hpp]=2
+  [transaction_layer.hpp]=2 [driven.hpp]=2 [next_hop.hpp]=2 [digest.hpp]=2 [digest_server.hpp]=2 [sdp.hpp]=2
   [dialog.hpp]=3 [subscription.hpp]=3
   [refer_to.hpp]=4 [refer_request.hpp]=4 [refer_notify.hpp]=4 [refer_client_context.hpp]=4 [refer_server.hpp]=4
   [replaces.hpp]=4

@@ -13,6 +13,7 @@ The rules the attacks check: docs/transfer-rules.md R35-R39, docs/ARCHITECTURE.m
 limits) and README.md's `referkit target` options. Each comment says what an earlier version did.
 """
 import ctypes
+import hashlib
 import json
 import os
 import random
@@ -561,6 +562,87 @@ def attack_stranger_refer():
             allowing.close()
 
 
+def digest_answer(challenge, user, password, method, uri, nc, cnonce):
+    """The Authorization value answering one WWW-Authenticate value (RFC 7616 §3.4, qop=auth)."""
+    params = dict((k.lower(), v.strip('"')) for k, v in re.findall(r'(\w+)=("[^"]*"|[^,\s]+)', challenge))
+    alg = params.get("algorithm", "MD5").upper()
+    h = (lambda x: hashlib.sha256(x.encode()).hexdigest()) if alg == "SHA-256" else (lambda x: hashlib.md5(x.encode()).hexdigest())
+    ha1 = h("%s:%s:%s" % (user, params["realm"], password))
+    ha2 = h("%s:%s" % (method, uri))
+    ncs = "%08x" % nc
+    response = h("%s:%s:%s:%s:auth:%s" % (ha1, params["nonce"], ncs, cnonce, ha2))
+    return ('Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s", algorithm=%s, '
+            'cnonce="%s", qop=auth, nc=%s' % (user, params["realm"], params["nonce"], uri, response, alg, cnonce, ncs))
+
+
+def attack_unauthenticated_refer():
+    # R40: --require-auth makes a REFER from outside a call authenticate (digest, UAS side); a stranger,
+    # a wrong password and a replayed authenticated REFER call nobody.
+    accounts = os.path.join(TMP, "accounts")
+    with open(accounts, "w") as f:
+        f.write("# referrers\nalice:s3cret\n")
+    t = Target("guarded", extra=["--require-auth", accounts])
+    victim = Udp()
+    me = Udp()
+    try:
+        uri = t.uri()
+        headers = ["Refer-To: <sip:victim@%s>" % victim.hostport, "Contact: <sip:alice@%s>" % me.hostport]
+        frm = "<sip:alice@127.0.0.1>;tag=%s" % rnd("a")
+        r, _ = transact(me, t.addr(), "REFER", uri, frm, "<%s>" % uri, rnd("ref-"), 1, headers)
+        challenges = r.all("www-authenticate") if r is not None else []
+        invite = victim.expect(lambda m: m.method == "INVITE", 1.0)
+        report("REFER without credentials: 401 with SHA-256 and MD5 challenges, no INVITE",
+               r is not None and r.status == 401 and len(challenges) == 2 and "SHA-256" in challenges[0]
+               and "MD5" in challenges[1] and invite is None,
+               "answer %s, challenges %s, INVITE %s" % (r.status if r else None, challenges, invite is not None))
+        if r is None or not challenges:
+            return
+        md5 = challenges[1]
+        # Wrong password: challenged again.
+        bad = digest_answer(md5, "alice", "guess", "REFER", uri, 1, "c0ffee01")
+        r2, _ = transact(me, t.addr(), "REFER", uri, frm, "<%s>" % uri, rnd("ref-"), 2, headers + ["Authorization: " + bad])
+        invite = victim.expect(lambda m: m.method == "INVITE", 1.0)
+        report("REFER with a wrong password: 401 again, no INVITE",
+               r2 is not None and r2.status == 401 and invite is None,
+               "answer %s, INVITE %s" % (r2.status if r2 else None, invite is not None))
+        # Right password: accepted, the Refer-To is called.
+        good = "Authorization: " + digest_answer(md5, "alice", "s3cret", "REFER", uri, 1, "c0ffee02")
+        r3, _ = transact(me, t.addr(), "REFER", uri, frm, "<%s>" % uri, rnd("ref-"), 3, headers + [good])
+        invite = victim.expect(lambda m: m.method == "INVITE", 3.0)
+        report("control: the same REFER answering the challenge: 202 and the INVITE arrives",
+               r3 is not None and r3.status == 202 and invite is not None,
+               "answer %s, INVITE %s" % (r3.status if r3 else None, invite is not None))
+        if invite is not None:
+            victim.send(reply(invite, 486, "Busy Here", rnd("v")), victim.last_src)
+        # The captured authenticated REFER replayed (new branch and Call-ID): stale, nobody called.
+        r4, _ = transact(me, t.addr(), "REFER", uri, "<sip:alice@127.0.0.1>;tag=%s" % rnd("m"), "<%s>" % uri,
+                         rnd("ref-"), 3, headers + [good])
+        stale = r4 is not None and any("stale=true" in c for c in r4.all("www-authenticate"))
+        invite = victim.expect(lambda m: m.method == "INVITE", 1.0)
+        report("replayed authenticated REFER: 401 stale=true, no second INVITE",
+               r4 is not None and r4.status == 401 and stale and invite is None,
+               "answer %s, stale %s, INVITE %s" % (r4.status if r4 else None, stale, invite is not None))
+        # The command answers the challenge itself (password from the environment, not argv).
+        env = dict(os.environ, REFERKIT_PASSWORD="s3cret")
+        p = spawn([BIN, "refer", uri, "--refer-to", "sip:victim@%s" % victim.hostport, "--user", "alice",
+                   "--json", "--timeout", "10"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+        invite = victim.expect(lambda m: m.method == "INVITE", 5.0)
+        if invite is not None:
+            victim.send(reply(invite, 486, "Busy Here", rnd("v")), victim.last_src)
+        try:
+            out, _ = p.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, _ = p.communicate()
+        report("referkit refer --user alice (REFERKIT_PASSWORD) through --require-auth: the INVITE arrives, "
+               "the 486 is reported (exit 1)", invite is not None and p.returncode == 1,
+               "INVITE %s, exit %s" % (invite is not None, p.returncode))
+    finally:
+        victim.close()
+        me.close()
+        t.close()
+
+
 def call_target(sock, t, from_user):
     """INVITE (with an SDP offer), 200, ACK (§13.2.2.4): a confirmed call with `target`. Returns the dialog or None."""
     uri = t.uri()
@@ -1005,7 +1087,7 @@ def main():
     BIN = os.path.abspath(sys.argv[1])
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # CTest's timeout: still run the finally blocks
     t0 = time.monotonic()
-    attacks = [attack_answers, attack_stranger_refer, attack_replaces, attack_linphone_final_notify,
+    attacks = [attack_answers, attack_stranger_refer, attack_unauthenticated_refer, attack_replaces, attack_linphone_final_notify,
                attack_notify_flood_json, attack_ws_upgrade_body, attack_keepalive_idle, attack_transactions_per_source,
                attack_connection_caps,
                attack_descriptor_exhaustion, attack_floods]

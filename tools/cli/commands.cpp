@@ -428,6 +428,25 @@ int run_refer(const CommonOptions& c, const std::string& target, const std::stri
     return res.code;
 }
 
+// --require-auth FILE: one "user:password" per line ('#' starts a comment line, blank lines are
+// skipped). The password never appears on the command line (ps) nor in any output.
+std::expected<std::vector<Credentials>, std::string> read_accounts(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return std::unexpected("--require-auth: cannot read " + path);
+    std::vector<Credentials> accounts;
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty() || line.front() == '#') continue;
+        const auto colon = line.find(':');
+        if (colon == 0 || colon == std::string::npos || colon + 1 == line.size())
+            return std::unexpected("--require-auth: " + path + " line " + std::to_string(n) + " is not USER:PASSWORD");
+        accounts.push_back(Credentials{.username = line.substr(0, colon), .password = line.substr(colon + 1), .realm = ""});
+    }
+    if (accounts.empty()) return std::unexpected("--require-auth: " + path + " has no USER:PASSWORD line");
+    return accounts;
+}
+
 int run_target(const CommonOptions& c, const TargetCommand& cmd, std::ostream& out, std::ostream& err) {
     const auto usage = [&err](const std::string& msg) {
         err << "referkit target: " << msg << " (see referkit target --help)\n";
@@ -447,6 +466,21 @@ int run_target(const CommonOptions& c, const TargetCommand& cmd, std::ostream& o
             return ReferDecision{.verdict = ReferVerdict::reject, .status = 603, .reason = "Decline"};
         };
     if (auto e = allow_refer_from(cmd.allow_refer_from, setup->options.refer)) return usage(*e);
+    if (!cmd.require_auth.empty()) {
+        auto accounts = read_accounts(cmd.require_auth);
+        if (!accounts) return usage(accounts.error());
+        std::string realm = cmd.realm;
+        if (realm.empty())
+            if (auto u = parse_uri(setup->options.core.aor, UriContext::name_addr); u && !u->host.empty())
+                realm = std::string(u->host_address());
+        if (realm.empty() || realm.find_first_of("\"\\\r\n") != std::string::npos)
+            return usage("--realm must be a non-empty realm without quotes");
+        setup->options.core.server_auth = ServerAuth{
+            .methods = {Method::refer}, .in_dialog = false,
+            .digest = DigestServerConfig{.realm = realm, .accounts = std::move(*accounts)}};
+    } else if (!cmd.realm.empty()) {
+        return usage("--realm needs --require-auth");
+    }
 
     Timeline t(out, c.json, c.quiet);
     CommonOptions forever = c;  // target runs until a signal; --timeout does not apply

@@ -50,6 +50,10 @@ struct TargetCommand {
     // runtime::EngineOptions::tcp_idle_timeout: a connection without a SIP message this long is closed.
     double idle_timeout = 300;
     std::size_t max_transactions_per_source = 4096;  // Limits::max_transactions_per_source (0 = no bound)
+    // --require-auth FILE: REFERs outside a dialog must authenticate with digest as one of the
+    // accounts of FILE ("user:password" lines; '#' comments) in --realm (default: our AOR's host).
+    std::string require_auth{};
+    std::string realm{};
 };
 
 // Each validates its options first (usage errors: one line on `err`, exit 2, nothing sent),

@@ -163,11 +163,16 @@ int main(int argc, char** argv) {
     target->add_option("--max-transactions-per-source", target_cmd.max_transactions_per_source,
                        "Open server transactions from one IP address; beyond, 503 to it (0 = no bound: behind one proxy)")
         ->capture_default_str();
+    target->add_option("--require-auth", target_cmd.require_auth,
+                       "REFERs outside a call must authenticate with digest as an account of FILE "
+                       "(USER:PASSWORD lines); then they need no --allow-refer-from")
+        ->type_name("FILE");
+    target->add_option("--realm", target_cmd.realm, "Digest realm of --require-auth (default: the host of --from)");
     add_common(target, true);
     target->footer(
         "Answers every call, accepts (or declines 603) REFERs and calls the target, acts on INVITEs with\n"
         "Replaces from the replaced call's party or one it referred (else 403). REFERs outside a call are\n"
-        "refused 403 unless --allow-refer-from matches the sender.\n"
+        "refused 403 unless --allow-refer-from matches the sender or it authenticates (--require-auth).\n"
         "The first line names the bound address(es): 'listening udp 127.0.0.1:40123 sip:referkit@...'.\n"
         "  referkit target --listen udp:127.0.0.1:0 --listen tcp:127.0.0.1:0 --json");
 

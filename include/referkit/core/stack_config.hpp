@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "referkit/core/digest.hpp"
+#include "referkit/core/digest_server.hpp"
 #include "referkit/core/ids.hpp"
 #include "referkit/core/message.hpp"
 #include "referkit/core/refer_server.hpp"
@@ -44,6 +45,16 @@ struct SessionDescriptionHandler {
 [[nodiscard]] constexpr bool taken_by_stack(Method m) noexcept {
     return m == Method::refer || m == Method::notify || m == Method::subscribe;
 }
+
+// Requests the stack asks to authenticate itself (the UAS side of digest, RFC 3261 §22.2): one
+// without a correct answer gets 401 with WWW-Authenticate and goes no further; one that
+// authenticates carries the user name (RequestEvent::authenticated_user) and, for an out-of-dialog
+// REFER, is an approved referrer (docs/transfer-rules.md R40).
+struct ServerAuth {
+    std::vector<Method> methods = {};  // e.g. {Method::refer}; empty = nothing is challenged
+    bool in_dialog = false;            // false: only requests outside a dialog (no To tag)
+    DigestServerConfig digest = {};    // realm, accounts, algorithms, nonce lifetime, replay table
+};
 
 struct UserAgentConfig {
     std::string aor = "sip:referkit@localhost";   // From of requests outside a dialog
@@ -89,6 +100,7 @@ struct UserAgentConfig {
     // requests leaks neither transactions nor memory. 64*T1 by default (the peer's Timer F has
     // fired by then, RFC 3261 §17.1.2.2); zero = never.
     Duration unanswered_request_timeout = std::chrono::seconds(32);
+    ServerAuth server_auth{};
 };
 
 // Out-of-dialog REFERs: refused (403) unless allowed (docs/transfer-rules.md R38).
@@ -124,7 +136,9 @@ struct ReferConfig {
     // is not concerned (in-dialog REFERs are accepted by refer_policy alone).
     OutOfDialogRefer out_of_dialog_refer = OutOfDialogRefer::refuse;
     // With refuse: when set, asked for each out-of-dialog REFER (the request, where it came from);
-    // true allows it. Its From is the sender's claim, not an authenticated identity.
+    // true allows it. Its From is the sender's claim, not an authenticated identity. Unset, a
+    // REFER that authenticated (UserAgentConfig::server_auth lists REFER) is allowed (R40); set,
+    // it decides, after the authentication server_auth asks for.
     std::function<bool(const Message& refer, const Source& source)> allow_refer_from = {};
     ReferServerOptions server = {};       // subscription duration, Refer-Sub, embedded headers, queue bound
     // Act on incoming INVITEs with Replaces (RFC 3891 §3) and list "replaces" in Supported (so a

@@ -79,6 +79,7 @@ struct RequestEvent {
     RequestId created_by{};
     Method method = Method::other;  // Method::other: read message.method_text()
     Message message;
+    std::string authenticated_user{};  // the digest user it authenticated as (ServerAuth); "" = none
 };
 
 // A response to send_request / send_in_dialog (provisional and final). A 401/407 the stack

@@ -22,8 +22,13 @@ void Transferee::rearm(Entry& e) {
 
 void Transferee::on_refer(ServerRequest& r, Time now) {
     const ReferConfig& c = s_.config.refer;
-    if (!r.dialog && c.out_of_dialog_refer != OutOfDialogRefer::allow &&
-        !(c.allow_refer_from && c.allow_refer_from(r.message, r.source))) {
+    // R40: a referrer that authenticated (ServerAuth) is approved, unless allow_refer_from also
+    // restricts who may ask; then both must hold (authentication was enforced before this point).
+    const auto approved = [&] {
+        if (c.allow_refer_from) return c.allow_refer_from(r.message, r.source);
+        return !r.authenticated_user.empty();
+    };
+    if (!r.dialog && c.out_of_dialog_refer != OutOfDialogRefer::allow && !approved()) {
         // R38 (RFC 3515 §5.2): a REFER from outside our dialogs, from a referrer nobody approved,
         // is refused before it is read: 403, no event, nothing placed.
         (void)s_.respond(r, UaResponse{.status = 403, .reason = "Forbidden", .headers = {}, .content_type = {},

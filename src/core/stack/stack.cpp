@@ -57,6 +57,10 @@ Stack::Impl::Impl(StackConfig c)
       })) {
     router.register_subscriber("refer", transferor, config.refer.handle_refer);
     if (config.refer.handle_refer) router.register_notifier("refer", transferee);
+    if (!config.ua.server_auth.methods.empty() && config.ua.digest_hash) {
+        const std::uint64_t a = random(), b = random();  // the nonces' key
+        auth.emplace(config.ua.server_auth.digest, config.ua.digest_hash, a, b);
+    }
 }
 
 std::string allow_value(std::span<const Method> app_methods) {

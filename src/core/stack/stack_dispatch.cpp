@@ -136,9 +136,30 @@ bool Stack::Impl::refuse_unhandled_method(const TransactionEvent& ev, Time now) 
     return true;
 }
 
+bool Stack::Impl::challenged(const TransactionEvent& ev, Time now) {
+    const Message& m = *ev.message;
+    const ServerAuth& a = config.ua.server_auth;
+    if (!auth || m.method() == Method::ack || m.method() == Method::cancel) return false;
+    if (std::find(a.methods.begin(), a.methods.end(), m.method()) == a.methods.end()) return false;
+    if (!a.in_dialog && !m.to().tag.empty()) return false;
+    DigestVerdict v = auth->check(m, now);
+    if (v.check == DigestCheck::ok) {
+        authenticated_user = std::move(v.user);
+        return false;
+    }
+    // RFC 3261 §22.2: 401 with a fresh challenge; stale=true when only the nonce was the problem
+    // (RFC 7616 §3.3), so the client answers again without asking its user.
+    HeaderList h;
+    for (std::string& c : auth->challenge(now, v.check == DigestCheck::stale, random()))
+        h.emplace_back("WWW-Authenticate", std::move(c));
+    sender.respond_simple(ev.id, 401, h, now);
+    return true;
+}
+
 void Stack::Impl::on_request(TransactionEvent& ev, Time now) {
     if (!ev.message) return;
     const Message& m = *ev.message;
+    authenticated_user.clear();
     // §8.2.1-§8.2.3: method, scheme, Require, Content-Type.
     std::vector<Method> methods = {Method::invite, Method::ack, Method::bye, Method::cancel, Method::options};
     for (Method x : config.ua.app_methods)
@@ -159,6 +180,7 @@ void Stack::Impl::on_request(TransactionEvent& ev, Time now) {
         sender.respond_simple(ev.id, 400, {}, now);  // UserAgentConfig::max_route_set_bytes
         return;
     }
+    if (challenged(ev, now)) return;
     const bool event_request = m.method() == Method::notify || m.method() == Method::subscribe;
     if (m.method() == Method::notify && router.duplicate_final_notify(m, now)) {
         sender.respond_simple(ev.id, 200, {}, now);  // §17.2.2 beyond the transaction's life: no event
@@ -279,7 +301,8 @@ void Stack::Impl::deliver(TransactionEvent& ev, DialogId dialog, RequestId creat
         return;
     }
     notice(ServerRequest{.tx = ev.id, .message = std::move(*ev.message), .source = ev.source, .dialog = dialog,
-                         .created_by = created_by});
+                         .created_by = created_by, .authenticated_user = std::move(authenticated_user)});
+    authenticated_user.clear();
 }
 
 void Stack::Impl::settle(Time now) {

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -88,6 +89,10 @@ struct Stack::Impl {
     stack::Transferor transferor{*this};
     stack::Transferee transferee{*this};
     stack::Replacer replacer{*this};
+    // ServerAuth: the digest machine when some method is challenged, and the user the request
+    // being dispatched authenticated as (set by on_request, taken by deliver in the same call).
+    std::optional<DigestServer> auth;
+    std::string authenticated_user;
 
     std::uint64_t random() { return (*random_source)(); }
     // Queues an event for the user (`E` one of StackEvent's types), built in place.
@@ -118,6 +123,8 @@ struct Stack::Impl {
     [[nodiscard]] bool route_set_too_large(const Message& m) const;
     // The `terminated` event of `id`: its merged-request key, if any, is released.
     void forget_merge_key(TransactionId id);
+    // ServerAuth: true when the request was answered 401 (no, or no valid, credentials).
+    bool challenged(const TransactionEvent& ev, Time now);
     // §8.2.1: 405 with Allow when the application does not handle the request's method.
     bool refuse_unhandled_method(const TransactionEvent& ev, Time now);
     // A request the stack does not answer itself: checked against max_requests (503), then queued

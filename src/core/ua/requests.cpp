@@ -144,7 +144,7 @@ void Requests::deliver(ServerRequest request, Time now) {
     s_.servers[in.request.tx.value] = ServerOwner{.role = ServerRole::incoming, .owner = id.value};
     const Message& m = in.request.message;
     s_.emit(RequestEvent{.incoming = id, .dialog = in.request.dialog, .created_by = in.request.created_by,
-                         .method = m.method(), .message = m});
+                         .method = m.method(), .message = m, .authenticated_user = in.request.authenticated_user});
 }
 
 std::expected<DialogId, UaError> Requests::respond(IncomingId id, const UaResponse& response, Time now) {

@@ -37,6 +37,7 @@ struct ServerRequest {
     Source source{};
     DialogId dialog{};
     RequestId created_by{};  // RFC 6665 §4.1.2.4: the request whose fork NOTIFY made `dialog`
+    std::string authenticated_user{};  // ServerAuth: the digest user it authenticated as; "" = none
 };
 
 class Requests {

@@ -198,5 +198,23 @@ TEST(TransferAuthorization, AuthorizeReplaceDecidesWithTheRelation) {
     EXPECT_EQ(asked, (std::vector<ReplaceRelation>{ReplaceRelation::same_party, ReplaceRelation::unrelated}));
 }
 
+// Found by fuzz_stack: a REFER accepted by policy whose 2xx cannot create its dialog (max_dialogs
+// reached) was left unanswered while refer_received reported 202. It is refused 503 instead.
+TEST(TransferAuthorization, AReferWhoseDialogExceedsMaxDialogsIsRefused503) {
+    World w(44, [](StackConfig& c) { c.ua.max_dialogs = 0; });
+    InviteCounter counter(w.net);
+    auto h = w.a.stack().refer_out_of_dialog(w.c.uri(), w.b.uri(), ReferOptions{}, w.net.now());
+    ASSERT_TRUE(h) << h.error().detail;
+    w.a.pump(w.net.now());
+    w.run(10s);
+    ASSERT_FALSE(w.a.refer_events().empty());
+    EXPECT_EQ(w.a.refer_events().front().kind, ReferEventKind::refer_request_rejected);
+    EXPECT_EQ(w.a.refer_events().front().status, 503);
+    ASSERT_EQ(w.c.transferee_events().size(), 1u);
+    EXPECT_EQ(w.c.transferee_events().front().status, 503);  // as answered, not 202
+    EXPECT_EQ(counter.invites, 0);
+    w.expect_empty_when_idle({&w.a, &w.b, &w.c});
+}
+
 }  // namespace
 }  // namespace referkit::test

@@ -83,6 +83,10 @@ struct UserAgentConfig {
     SessionDescriptionHandler sdp{};
     SdpLocal sdp_local{};
     std::size_t max_sessions = 1024;              // beyond: incoming INVITE 486 ... invite() limit_reached
+    // Dialogs. A request that would create one beyond it (an incoming INVITE, REFER or SUBSCRIBE,
+    // a NOTIFY forking a subscription, our dialog-creating requests) is refused. A call admitted
+    // under both bounds keeps the right to its one dialog when it is answered, so the count can
+    // exceed max_dialogs by fewer than max_sessions.
     std::size_t max_dialogs = 4096;
     // Bytes of Record-Route values a request that may create a dialog can carry (the route set a
     // dialog keeps for its life, RFC 3261 §12.1.1): beyond it the request is answered 400, so

@@ -53,6 +53,14 @@ void Transferee::on_refer(ServerRequest& r, Time now) {
                                       .headers = std::move(answer.headers), .content_type = {}, .body = {},
                                       .creates_dialog = creates},
                         now);
+    if (ok && !d) {
+        // The 2xx could not be sent (its dialog would exceed max_dialogs): the REFER is refused
+        // 503 instead, so that it is answered and nobody is told it was accepted.
+        (void)s_.respond(r, UaResponse{.status = 503, .reason = "Service Unavailable", .headers = {{"Retry-After", "5"}},
+                                       .content_type = {}, .body = {}, .creates_dialog = false},
+                         now);
+        answer.status = 503;
+    }
     const TransfereeId id{next_++};
     emit(TransfereeEvent{.kind = TransfereeEventKind::refer_received, .handle = id, .session = {}, .replaced = {},
                          .status = answer.status, .target = ctx->target().uri, .cause = ReferServerCause::none});

@@ -296,10 +296,7 @@ void Stack::Impl::on_request_in_dialog(TransactionEvent& ev, DialogEntry& d, Req
 }
 
 void Stack::Impl::deliver(TransactionEvent& ev, DialogId dialog, RequestId created_by, Time now) {
-    if (requests.full()) {
-        sender.respond_simple(ev.id, 503, {{"Retry-After", "5"}}, now);
-        return;
-    }
+    (void)now;
     notice(ServerRequest{.tx = ev.id, .message = std::move(*ev.message), .source = ev.source, .dialog = dialog,
                          .created_by = created_by, .authenticated_user = std::move(authenticated_user)});
     authenticated_user.clear();
@@ -339,7 +336,11 @@ void Stack::Impl::settle(Time now) {
             } else if (method == Method::notify) {
                 taken = r->dialog && router.route_notify(*r, now);
             }
-            if (!taken) requests.deliver(std::move(*r), now);
+            if (taken) continue;
+            // Only what reaches the application waits in its queue, so only that is refused when
+            // the queue is full: a transfer's NOTIFY never is (docs/transfer-rules.md R37).
+            if (requests.full()) sender.respond_simple(r->tx, 503, {{"Retry-After", "5"}}, now);
+            else requests.deliver(std::move(*r), now);
         } else if (auto* resp = std::get_if<ResponseNotice>(&n)) {
             switch (resp->owner) {
                 case RequestOwner::application: emit(std::move(resp->event)); break;

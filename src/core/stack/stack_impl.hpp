@@ -127,8 +127,8 @@ struct Stack::Impl {
     bool challenged(const TransactionEvent& ev, Time now);
     // §8.2.1: 405 with Allow when the application does not handle the request's method.
     bool refuse_unhandled_method(const TransactionEvent& ev, Time now);
-    // A request the stack does not answer itself: checked against max_requests (503), then queued
-    // for its owner (a transfer component or the application).
+    // A request the stack does not answer itself: queued for its owner (a transfer component, or
+    // the application when max_requests allows: 503 otherwise, in settle).
     void deliver(TransactionEvent& ev, DialogId dialog, RequestId created_by, Time now);
 
     // --- stack_dispatch.cpp: between components

@@ -88,7 +88,7 @@ public:
     Network& network() noexcept { return net_; }
 
 protected:
-    void clear_sent() { sent_.clear(); }
+    void clear_sent() { std::exchange(sent_, {}); }  // the memory too (the soak test measures the heap)
     virtual void receive(SharedBuffer bytes, const Source& from, Time now) = 0;
     virtual std::optional<Transmit> transmit() = 0;
     [[nodiscard]] virtual std::optional<Time> core_deadline() const = 0;
@@ -213,8 +213,8 @@ public:
     }
     // One word per event ("incoming_call session_ended(200)[bye_local] response(481) ..."), for messages.
     [[nodiscard]] std::string timeline() const;
-    void clear() {
-        events_.clear();
+    void clear() {  // forgets the log and gives its memory back
+        std::exchange(events_, {});
         clear_sent();
     }
 

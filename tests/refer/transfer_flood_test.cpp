@@ -97,5 +97,41 @@ TEST(TransferUnderFlood, WithoutAReserveTheNotifyIsShedToo) {
     EXPECT_NE(r.a_events().back().outcome, ReferOutcome::accepted);
 }
 
+// UserAgentConfig::max_requests_per_source: requests the application has not answered yet are
+// bounded per source address, so one sender cannot fill max_requests for everyone: its next one
+// gets 503 while another source's still reaches the application.
+TEST(TransferFlood, RequestsWaitingForTheApplicationAreBoundedPerSource) {
+    sim::Network net(91);
+    UserAgentConfig c = ua_config("sip:alice@192.0.2.1", 0x91);
+    c.max_requests_per_source = 2;
+    StackNode alice(net, {"192.0.2.1", 5060}, StackConfig{.ua = std::move(c), .refer = {}});  // answers nothing
+    std::vector<std::string> answers;
+    net.on_deliver([&answers](const sim::Datagram& d, Time) {
+        if (d.bytes.starts_with("SIP/2.0 ")) answers.push_back(d.bytes.substr(8, 3) + "@" + d.to.host);
+    });
+    StackNode mallory(net, {"198.51.100.7", 5060}, ua_config("sip:m@198.51.100.7", 0x92));
+    StackNode bob(net, {"192.0.2.2", 5060}, ua_config("sip:bob@192.0.2.2", 0x93));
+    const auto message = [&net](StackNode& from, int n) {
+        const std::string id = from.address().host + "-" + std::to_string(n);
+        net.send(Transport::udp, from.address(), {"192.0.2.1", 5060},
+                 "MESSAGE sip:alice@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP " + from.address().host +
+                     ":5060;branch=z9hG4bKm" + id + "\r\nMax-Forwards: 70\r\nFrom: <sip:x@" + from.address().host +
+                     ">;tag=" + id + "\r\nTo: <sip:alice@192.0.2.1>\r\nCall-ID: " + id +
+                     "\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi");
+    };
+    for (int i = 0; i < 3; ++i) message(mallory, i);
+    message(bob, 0);
+    net.run_until(net.now() + std::chrono::seconds(1));
+    EXPECT_EQ(alice.count<RequestEvent>(), 3u);  // mallory's first two and bob's
+    EXPECT_EQ(answers, std::vector<std::string>{"503@198.51.100.7"});
+    EXPECT_EQ(alice.stack().counts().incoming, 3u);
+    // Once answered (here: the stack's 408 after unanswered_request_timeout), the source may send again.
+    net.run_until(net.now() + std::chrono::seconds(40));
+    EXPECT_EQ(alice.stack().counts().incoming, 0u);
+    message(mallory, 3);
+    net.run_until(net.now() + std::chrono::seconds(1));
+    EXPECT_EQ(alice.count<RequestEvent>(), 4u);
+}
+
 }  // namespace
 }  // namespace referkit::test

@@ -93,6 +93,10 @@ struct UserAgentConfig {
     // that dialogs of strangers cannot hold large route sets. 0 = no bound.
     std::size_t max_route_set_bytes = 4096;
     std::size_t max_requests = 4096;              // our generic requests waiting + incoming waiting
+    // Requests waiting for the application (RequestEvents not yet answered finally) that came from
+    // one source address (IP, any port): beyond it that source gets 503 with Retry-After while
+    // others are served, so one sender cannot take max_requests. 0 = no per-source bound.
+    std::size_t max_requests_per_source = 256;
     // How long the (Call-ID, From tag, CSeq) of a NOTIFY answered 2xx that said
     // Subscription-State: terminated is remembered, so that an exact duplicate arriving after its
     // server transaction is gone (reliable transports: Timer J = 0, RFC 3261 §17.2.2) is answered

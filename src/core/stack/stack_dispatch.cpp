@@ -339,7 +339,8 @@ void Stack::Impl::settle(Time now) {
             if (taken) continue;
             // Only what reaches the application waits in its queue, so only that is refused when
             // the queue is full: a transfer's NOTIFY never is (docs/transfer-rules.md R37).
-            if (requests.full()) sender.respond_simple(r->tx, 503, {{"Retry-After", "5"}}, now);
+            if (requests.full() || requests.source_full(r->source))
+                sender.respond_simple(r->tx, 503, {{"Retry-After", "5"}}, now);
             else requests.deliver(std::move(*r), now);
         } else if (auto* resp = std::get_if<ResponseNotice>(&n)) {
             switch (resp->owner) {

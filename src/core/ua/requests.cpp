@@ -25,6 +25,13 @@ bool generic_method(std::string_view method) {
 
 bool Requests::full() const noexcept { return out_.size() + in_.size() >= s_.config.ua.max_requests; }
 
+bool Requests::source_full(const Source& from) const {
+    const std::size_t bound = s_.config.ua.max_requests_per_source;
+    if (bound == 0) return false;
+    auto it = per_source_.find(from.remote.host);
+    return it != per_source_.end() && it->second >= bound;
+}
+
 RequestId Requests::add(Outgoing out, TransactionId tx, bool creates_dialog, DialogId dialog, bool report_challenges,
                         RequestOwner owner) {
     const RequestId id{next_request_++};
@@ -138,6 +145,7 @@ void Requests::on_response(ClientRequest& r, TransactionEvent& ev, const Message
 void Requests::deliver(ServerRequest request, Time now) {
     const IncomingId id{next_incoming_++};
     Incoming& in = in_.emplace(id, Incoming{.id = id, .request = std::move(request), .answer_by = {}}).first->second;
+    ++per_source_[in.request.source.remote.host];
     if (s_.config.ua.unanswered_request_timeout.count() > 0)
         in.answer_by.arm(s_.timers, now + s_.config.ua.unanswered_request_timeout,
                          TimerRef{.kind = TimerKind::incoming, .id = id.value});
@@ -178,6 +186,8 @@ void Requests::forget(IncomingId id, TransactionId tx) {
     auto it = in_.find(id);
     if (it == in_.end() || it->second.request.tx != tx) return;
     it->second.answer_by.cancel(s_.timers);
+    if (auto n = per_source_.find(it->second.request.source.remote.host); n != per_source_.end() && --n->second == 0)
+        per_source_.erase(n);
     in_.erase(it);
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <expected>
 #include <optional>
+#include <string>
 #include <unordered_map>
 
 #include "../stack/stack_timers.hpp"
@@ -68,6 +69,8 @@ public:
 
     // Both directions count against UserAgentConfig::max_requests.
     [[nodiscard]] bool full() const noexcept;
+    // UserAgentConfig::max_requests_per_source: `from` has that many requests waiting already.
+    [[nodiscard]] bool source_full(const Source& from) const;
 
 private:
     struct Incoming {
@@ -81,6 +84,7 @@ private:
     Stack::Impl& s_;
     std::unordered_map<RequestId, ClientRequest, IdHash> out_;
     std::unordered_map<IncomingId, Incoming, IdHash> in_;
+    std::unordered_map<std::string, std::size_t> per_source_;  // requests of in_ by source address
     std::uint64_t next_request_ = 1, next_incoming_ = 1;
 };
 

@@ -4,6 +4,7 @@
 // reserved_in_dialog_transactions).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -131,6 +132,52 @@ TEST(TransferFlood, RequestsWaitingForTheApplicationAreBoundedPerSource) {
     message(mallory, 3);
     net.run_until(net.now() + std::chrono::seconds(1));
     EXPECT_EQ(alice.count<RequestEvent>(), 4u);
+}
+
+// UserAgentConfig::max_sessions_per_source: a sender whose INVITEs are answered but never ACKed
+// (each holds a session for 64*T1) cannot take max_sessions: beyond its share it gets 503, while
+// another source's call is still answered; its sessions end without the ACK and free the share.
+TEST(TransferFlood, CallsFromOneSourceAreBoundedPerSource) {
+    sim::Network net(92);
+    UserAgentConfig c = ua_config("sip:alice@192.0.2.1", 0x94);
+    c.max_sessions_per_source = 2;
+    StackNode alice(net, {"192.0.2.1", 5060}, StackConfig{.ua = std::move(c), .refer = {}});
+    alice.on_event = [](StackNode& n, const StackEvent& e, Time now) {
+        if (const auto* s = std::get_if<SessionEvent>(&e); s != nullptr && s->kind == SessionEventKind::incoming_call)
+            (void)n.stack().answer(s->session, AnswerOptions{}, now);
+    };
+    std::vector<std::string> finals;
+    net.on_deliver([&finals](const sim::Datagram& d, Time) {
+        if (d.bytes.starts_with("SIP/2.0 ") && d.bytes.find("INVITE\r\n") != std::string::npos &&
+            d.bytes.compare(8, 3, "100") != 0 && d.bytes.compare(8, 3, "180") != 0)
+            finals.push_back(d.bytes.substr(8, 3) + "@" + d.to.host);
+    });
+    StackNode mallory(net, {"198.51.100.7", 5060}, ua_config("sip:m@198.51.100.7", 0x95));
+    StackNode bob(net, {"192.0.2.2", 5060}, ua_config("sip:bob@192.0.2.2", 0x96));
+    const auto invite = [&net](StackNode& from, int n) {  // never ACKed: the sender is a script
+        const std::string id = from.address().host + "-" + std::to_string(n);
+        net.send(Transport::udp, from.address(), {"192.0.2.1", 5060},
+                 "INVITE sip:alice@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP " + from.address().host +
+                     ":5060;branch=z9hG4bKi" + id + "\r\nMax-Forwards: 70\r\nFrom: <sip:x@" + from.address().host +
+                     ">;tag=" + id + "\r\nTo: <sip:alice@192.0.2.1>\r\nCall-ID: " + id + "\r\nCSeq: 1 INVITE\r\nContact: <sip:x@" +
+                     from.address().host + ">\r\nContent-Length: 0\r\n\r\n");
+    };
+    for (int i = 0; i < 3; ++i) invite(mallory, i);
+    invite(bob, 0);
+    net.run_until(net.now() + std::chrono::milliseconds(100));
+    std::vector<std::string> sorted = finals;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(sorted, (std::vector<std::string>{"200@192.0.2.2", "200@198.51.100.7", "200@198.51.100.7",
+                                                "503@198.51.100.7"}));
+    EXPECT_EQ(alice.stack().counts().sessions, 3u);
+    // No ACK: the sessions end (no_ack) after 64*T1 and the share is free again.
+    net.run_until(net.now() + std::chrono::seconds(40));
+    EXPECT_EQ(alice.stack().counts().sessions, 0u);
+    finals.clear();
+    invite(mallory, 3);
+    net.run_until(net.now() + std::chrono::milliseconds(100));
+    ASSERT_FALSE(finals.empty());
+    EXPECT_EQ(finals.front(), "200@198.51.100.7");
 }
 
 }  // namespace

@@ -120,6 +120,7 @@ std::expected<Setup, std::string> prepare(const CommonOptions& c, const std::vec
     if (!user.empty() && password.empty())
         return std::unexpected(std::string("--user needs --password (or REFERKIT_PASSWORD)"));
     if (!user.empty()) s.options.core.credentials.push_back(Credentials{.username = user, .password = password, .realm = ""});
+    s.options.core.transaction.limits.max_transactions_per_source = c.max_transactions_per_source;
     for (const auto& h : c.headers) {
         const auto colon = h.find(':');
         if (colon == std::string::npos || colon == 0 || h.find_first_of("\r\n") != std::string::npos)
@@ -460,7 +461,7 @@ int run_target(const CommonOptions& c, const TargetCommand& cmd, std::ostream& o
     if (!(cmd.idle_timeout > 0 && cmd.idle_timeout <= 86400)) return usage("--idle-timeout must be in (0, 86400] seconds");
     setup->options.engine.tcp_idle_timeout =
         std::chrono::milliseconds(static_cast<std::int64_t>(cmd.idle_timeout * 1000));
-    setup->options.core.transaction.limits.max_transactions_per_source = cmd.max_transactions_per_source;
+    setup->options.core.max_sessions_per_source = cmd.max_calls_per_source;
     if (cmd.policy == "reject")
         setup->options.refer.refer_policy = [](const ReferServerContext&) {
             return ReferDecision{.verdict = ReferVerdict::reject, .status = 603, .reason = "Decline"};

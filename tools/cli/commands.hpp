@@ -31,6 +31,7 @@ struct CommonOptions {
     std::string tls_ca{};                   // PEM CAs to trust ("" = the system store)
     std::string tls_cert{};                 // PEM certificate chain of our TLS/WSS listener
     std::string tls_key{};                  // its private key
+    std::size_t max_transactions_per_source = 4096;  // Limits::max_transactions_per_source (0 = no bound)
 };
 
 struct TransferCommand {
@@ -49,7 +50,7 @@ struct TargetCommand {
     std::size_t max_connections_per_source = 256;  // per peer IP address (0 = no cap)
     // runtime::EngineOptions::tcp_idle_timeout: a connection without a SIP message this long is closed.
     double idle_timeout = 300;
-    std::size_t max_transactions_per_source = 4096;  // Limits::max_transactions_per_source (0 = no bound)
+    std::size_t max_calls_per_source = 256;  // UserAgentConfig::max_sessions_per_source (0 = no bound)
     // --require-auth FILE: REFERs outside a dialog must authenticate with digest as one of the
     // accounts of FILE ("user:password" lines; '#' comments) in --realm (default: our AOR's host).
     std::string require_auth{};

@@ -115,6 +115,9 @@ int main(int argc, char** argv) {
         sub->add_flag("--json", common.json, "One JSON object per line; the last line states the outcome");
         sub->add_flag("--trace", common.trace, "Every SIP message sent and received, to stderr (credentials masked)");
         sub->add_flag("--quiet", common.quiet, "Only the outcome line");
+        sub->add_option("--max-transactions-per-source", common.max_transactions_per_source,
+                        "Open server transactions from one IP address; beyond, 503 to it (0 = no bound: behind one proxy)")
+            ->capture_default_str();
         if (target) return;
         sub->add_option("--header", common.headers, "\"Name: value\" added to the REFER (repeatable)")->allow_extra_args(false);
         sub->add_option("--referred-by", common.referred_by, "Referred-By URI (default: our AOR)");
@@ -160,8 +163,9 @@ int main(int argc, char** argv) {
     target->add_option("--idle-timeout", target_cmd.idle_timeout,
                        "Seconds a connection may carry no SIP message before it is closed (keep-alives do not count)")
         ->capture_default_str();
-    target->add_option("--max-transactions-per-source", target_cmd.max_transactions_per_source,
-                       "Open server transactions from one IP address; beyond, 503 to it (0 = no bound: behind one proxy)")
+    target->add_option("--max-calls-per-source", target_cmd.max_calls_per_source,
+                       "Incoming calls (ringing, waiting for their ACK, or up) from one IP address; beyond, 503 to it "
+                       "(0 = no bound: behind one proxy)")
         ->capture_default_str();
     target->add_option("--require-auth", target_cmd.require_auth,
                        "REFERs outside a call must authenticate with digest as an account of FILE "

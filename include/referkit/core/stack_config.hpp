@@ -83,6 +83,11 @@ struct UserAgentConfig {
     SessionDescriptionHandler sdp{};
     SdpLocal sdp_local{};
     std::size_t max_sessions = 1024;              // beyond: incoming INVITE 486 ... invite() limit_reached
+    // Incoming calls (ringing, answered and waiting for the ACK, or up) from one source address
+    // (IP, any port): beyond it that source's INVITEs get 503 with Retry-After, so that one sender
+    // (say, INVITEs never ACKed) cannot take max_sessions. 0 = no per-source bound; behind one
+    // proxy, raise it to max_sessions.
+    std::size_t max_sessions_per_source = 256;
     // Dialogs. A request that would create one beyond it (an incoming INVITE, REFER or SUBSCRIBE,
     // a NOTIFY forking a subscription, our dialog-creating requests) is refused. A call admitted
     // under both bounds keeps the right to its one dialog when it is answered, so the count can

@@ -67,6 +67,7 @@ struct InviteSession {
     std::optional<Message> request{};
     std::string local_tag{};
     bool remote_offer = false;
+    std::string source{};  // the address its INVITE came from (max_sessions_per_source)
     std::optional<Pending2xx> pending_2xx{};
     StackTimer timer_2xx{};
     bool bye_after_ack = false;
@@ -144,6 +145,7 @@ private:
 
     Stack::Impl& s_;
     std::unordered_map<SessionId, InviteSession, IdHash> sessions_;
+    std::unordered_map<std::string, std::size_t> per_source_;  // incoming sessions by source address
     std::uint64_t next_ = 1;
 };
 

@@ -14,6 +14,13 @@ SessionId Sessions::on_invite(TransactionEvent& ev, Time now) {
         s_.sender.respond_simple(ev.id, 486, {}, now);
         return {};
     }
+    if (const std::size_t bound = s_.config.ua.max_sessions_per_source; bound != 0) {
+        // One source's calls (INVITEs never ACKed included) cannot take max_sessions from others.
+        if (auto it = per_source_.find(ev.source.remote.host); it != per_source_.end() && it->second >= bound) {
+            s_.sender.respond_simple(ev.id, 503, {{"Retry-After", "5"}}, now);
+            return {};
+        }
+    }
     const bool offer = sdp_body(m);
     std::optional<Sdp> sdp;
     if (offer) {
@@ -35,6 +42,8 @@ SessionId Sessions::on_invite(TransactionEvent& ev, Time now) {
     s.transport = ev.source.transport;
     s.connection = ev.source.connection;
     s.remote_offer = offer;
+    s.source = ev.source.remote.host;
+    ++per_source_[s.source];
     s_.servers[ev.id.value] = ServerOwner{.role = ServerRole::invite, .owner = id.value};
     emit(SessionEventKind::incoming_call, s, 0, m);
     if (sdp) emit(SessionEventKind::offer_received, s, 0, std::nullopt, audio_direction(*sdp));

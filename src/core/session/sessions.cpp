@@ -68,6 +68,8 @@ void Sessions::end_session(InviteSession& s, EndCause cause, int status, std::op
     // RFC 3891 §3: the call is remembered by its dialog's identifiers while they are known.
     s_.replacer.on_session_ended(s.id, d, now);
     if (DialogEntry* de = s_.dialogs.find(d); de != nullptr && de->session == s.id) de->session = {};
+    if (!s.uac)
+        if (auto it = per_source_.find(s.source); it != per_source_.end() && --it->second == 0) per_source_.erase(it);
     sessions_.erase(s.id);  // s is gone from here
     if (d) s_.release_usage(d);  // RFC 5057: BYE ends the INVITE usage only
 }

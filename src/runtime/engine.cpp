@@ -96,7 +96,7 @@ std::shared_ptr<Conn> Engine::Impl::make_conn(Transport t, Endpoint remote, bool
         break;
     case Transport::tls:
         if (!ctx) return nullptr;
-        c = std::make_shared<StreamConn<TlsSocket>>(*this, cid, t, std::move(remote), outgoing, std::move(socket), ctx);
+        c = std::make_shared<StreamConn<TlsStream>>(*this, cid, t, std::move(remote), outgoing, std::move(socket), ctx);
         break;
     case Transport::ws:
         c = std::make_shared<WsConn<tcp::socket>>(*this, cid, t, std::move(remote), outgoing, std::move(socket), ctx,

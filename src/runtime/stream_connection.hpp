@@ -10,28 +10,33 @@
 
 #include "engine_impl.hpp"
 #include "referkit/core/framer.hpp"
+#include "tls_stream.hpp"
 
 namespace referkit::runtime {
 
 inline tcp::socket& lowest(tcp::socket& s) { return s; }
 inline tcp::socket& lowest(TlsSocket& s) { return s.next_layer(); }
+inline tcp::socket& lowest(TlsStream& s) { return s.next_layer(); }
 
 // Client-side TLS: verify the chain (verify mode) and the name or IP of the server, send SNI.
-inline void configure_client_tls(TlsSocket& s, const TlsOptions& o, const std::string& host) {
+// `S` is TlsStream (SIP over TLS) or TlsSocket (WSS).
+template <class S>
+void configure_client_tls(S& s, const TlsOptions& o, const std::string& host) {
     SSL* ssl = s.native_handle();
     const std::string& name = o.server_name.empty() ? host : o.server_name;
     if (o.verify_peer) {
-        s.set_verify_mode(ssl::verify_peer);
+        SSL_set_verify(ssl, SSL_VERIFY_PEER, SSL_get_verify_callback(ssl));
         if (ip_literal(name)) X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str());
         else SSL_set1_host(ssl, name.c_str());
     } else {
-        s.set_verify_mode(ssl::verify_none);
+        SSL_set_verify(ssl, SSL_VERIFY_NONE, SSL_get_verify_callback(ssl));
     }
     if (!ip_literal(name))  // RFC 6066 §3: SNI carries names only; the macro's casts are spelled out
         SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(name.c_str()));
 }
 
-inline std::string tls_failure(TlsSocket& s, const error_code& ec, const TlsOptions& o, const std::string& host) {
+template <class S>
+std::string tls_failure(S& s, const error_code& ec, const TlsOptions& o, const std::string& host) {
     const long v = SSL_get_verify_result(s.native_handle());
     if (v != X509_V_OK) {
         return "certificate verification failed: " + std::string(X509_verify_cert_error_string(v)) + " (expected " +
@@ -40,12 +45,15 @@ inline std::string tls_failure(TlsSocket& s, const error_code& ec, const TlsOpti
     return "TLS handshake failed: " + ec.message();
 }
 
-inline bool is_verify_failure(TlsSocket& s) { return SSL_get_verify_result(s.native_handle()) != X509_V_OK; }
+template <class S>
+bool is_verify_failure(S& s) {
+    return SSL_get_verify_result(s.native_handle()) != X509_V_OK;
+}
 
 // TCP and TLS: bytes framed by a StreamFramer (RFC 3261 §18.3).
 template <class S>
 struct StreamConn final : Conn {
-    static constexpr bool tls = std::is_same_v<S, TlsSocket>;
+    static constexpr bool tls = std::is_same_v<S, TlsStream>;
 
     StreamConn(Engine::Impl& impl_, ConnectionId id_, Transport t, Endpoint remote_, bool outgoing_, tcp::socket socket,
                ssl::context* ctx)
@@ -63,7 +71,7 @@ struct StreamConn final : Conn {
     }
 
     // An accepted TLS connection waits for its ClientHello in `waiting`, a bare socket: the TLS
-    // stream and OpenSSL's state (tens of KB) are made when the first bytes arrive (st()).
+    // stream and OpenSSL's state are made when the first bytes arrive (st()).
     tcp::socket waiting;
     ssl::context* tls_ctx;
     std::optional<S> stream;
@@ -72,12 +80,8 @@ struct StreamConn final : Conn {
         return *stream;
     }
     StreamFramer framer;
-    // TLS reads into this small buffer (a TLS read returns at most one record, and what does not
-    // fit stays in the TLS stream for the next read). Plain TCP reads nothing into a buffer of its
-    // own: it waits for readability and reads into the engine's shared buffer, so an idle TCP
-    // connection holds no read buffer at all.
-    static constexpr std::size_t tls_read_size = 4096;
-    std::vector<char> buffer;
+    // Neither TCP nor TLS reads into a buffer of its own: each waits for readability and reads into
+    // the engine's shared buffer, so an idle connection holds no read buffer at all.
     // The bytes the framer holds (from the first byte of the message being framed), so a framing
     // error can be handed to the core to answer (it reads Via, From, To, Call-ID, CSeq from them).
     // Bounded like the framer, by Limits::max_pending_stream_bytes plus one read.
@@ -106,7 +110,7 @@ struct StreamConn final : Conn {
     void connected() {
         if constexpr (tls) {
             configure_client_tls(st(), impl->opt.tls, dest_host);
-            st().async_handshake(ssl::stream_base::client,
+            st().async_handshake(TlsStream::Role::client,
                                    [self = std::static_pointer_cast<StreamConn>(shared_from_this())](const error_code& ec) {
                                        if (self->state == State::closed) return;
                                        if (ec) {
@@ -142,7 +146,7 @@ struct StreamConn final : Conn {
     }
     void handshake() {
         if constexpr (tls) {
-            st().async_handshake(ssl::stream_base::server,
+            st().async_handshake(TlsStream::Role::server,
                                    [self = std::static_pointer_cast<StreamConn>(shared_from_this())](const error_code& ec) {
                                        if (self->state == State::closed) return;
                                        if (ec) {
@@ -160,8 +164,9 @@ struct StreamConn final : Conn {
         }
     }
     void write_front() override {
-        asio::async_write(st(), asio::buffer(queue.front().bytes.data(), queue.front().bytes.size()),
-                          [self = shared_from_this()](const error_code& ec, std::size_t) { self->written(ec); });
+        auto done = [self = shared_from_this()](const error_code& ec, std::size_t) { self->written(ec); };
+        if constexpr (tls) st().async_write(queue.front().bytes.data(), queue.front().bytes.size(), std::move(done));
+        else asio::async_write(st(), asio::buffer(queue.front().bytes.data(), queue.front().bytes.size()), std::move(done));
     }
     void close_stream() override {
         error_code ignored;
@@ -172,15 +177,17 @@ struct StreamConn final : Conn {
 
     void read() {
         if constexpr (tls) {
-            if (buffer.empty()) buffer.resize(tls_read_size);
-            st().async_read_some(asio::buffer(buffer), [self = std::static_pointer_cast<StreamConn>(shared_from_this())](
-                                                             const error_code& ec, std::size_t n) {
+            // Waits for readability, then OpenSSL reads into the engine's shared buffer (one record
+            // at most), which received() consumes before any other handler runs.
+            std::vector<char>& shared = impl->shared_read_buffer();
+            st().async_read_some(shared.data(), shared.size(), [self = std::static_pointer_cast<StreamConn>(shared_from_this())](
+                                                                   const error_code& ec, std::size_t n) {
                 if (self->state == State::closed || self->state == State::closing) return;
                 if (ec) {
                     self->read_failed(ec);
                     return;
                 }
-                self->received(std::string_view(self->buffer.data(), n));
+                self->received(std::string_view(self->impl->shared_read_buffer().data(), n));
                 if (self->state == State::open) self->read();
             });
         } else {

@@ -979,6 +979,83 @@ def attack_transactions_per_source():
         t.close()
 
 
+def attack_invites_never_acked():
+    # Calls from one source are bounded (--max-calls-per-source): INVITEs answered 200 and never
+    # ACKed (each holds a call for 64*T1) cannot take every call from others.
+    t = Target("callshare", extra=["--max-calls-per-source", "16"])
+    one, other = Udp("127.0.0.1"), Udp("127.0.0.2")
+    try:
+        dst = t.addr("udp")
+        uri = "sip:x@%s:%d" % dst
+        statuses = []
+        for i in range(24):
+            r, _ = transact(one, dst, "INVITE", uri, "<sip:s@127.0.0.1>;tag=i%d" % i, "<%s>" % uri, rnd("noack-"), 1,
+                            ["Contact: <sip:s@%s>" % one.hostport, "Content-Type: application/sdp"], SDP, timeout=1.0)
+            statuses.append(r.status if r is not None else None)
+        report("--max-calls-per-source 16: 24 INVITEs never ACKed from one address, 16 answered 200, 8 get 503",
+               statuses.count(200) == 16 and statuses.count(503) == 8, "statuses %s" % statuses)
+        r, _ = transact(other, dst, "INVITE", uri, "<sip:o@127.0.0.2>;tag=o", "<%s>" % uri, rnd("noack-"), 1,
+                        ["Contact: <sip:o@%s>" % other.hostport, "Content-Type: application/sdp"], SDP)
+        report("  ... and a call from 127.0.0.2 is answered 200", r is not None and r.status == 200,
+               "answer %s" % (r.status if r is not None else None))
+    finally:
+        one.close()
+        other.close()
+        t.close()
+
+
+def attack_tls_abrupt_close():
+    # Clients that go away right after their TLS handshake (before the server's session tickets are
+    # written), or in the middle of a request: the target must stay up (a write to a closed socket
+    # raised SIGPIPE and killed it) and keep serving TLS.
+    import ssl
+    key, cert = os.path.join(TMP, "tls-key.pem"), os.path.join(TMP, "tls-cert.pem")
+    made = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                           "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                           "-addext", "subjectAltName=IP:127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if made.returncode != 0:
+        skip("TLS clients closing abruptly", "openssl could not make a test certificate")
+        return
+    t = Target("tlsabrupt", listen=("tls:127.0.0.1:0",), extra=["--tls-cert", cert, "--tls-key", key])
+    try:
+        dst = t.addr("tls")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        try:
+            for i in range(20):
+                s = ctx.wrap_socket(socket.create_connection(dst), server_hostname="127.0.0.1")
+                if i % 2:
+                    s.sendall(request("OPTIONS", "sip:x@%s:%d" % dst, "127.0.0.1:5", "<sip:a@127.0.0.1>;tag=a%d" % i,
+                                      "<sip:x@127.0.0.1>", rnd("tls-"), 1, transport="TLS"))
+                s.close()
+        except OSError:
+            pass  # the target went away: seen below
+        time.sleep(0.5)
+        alive = t.proc.poll() is None
+        answer = None
+        if alive:
+            s = ctx.wrap_socket(socket.create_connection(dst, timeout=3), server_hostname="127.0.0.1")
+            s.sendall(request("OPTIONS", "sip:x@%s:%d" % dst, "127.0.0.1:5", "<sip:a@127.0.0.1>;tag=b", "<sip:x@127.0.0.1>",
+                              rnd("tls-"), 1, transport="TLS"))
+            got = b""
+            try:
+                while b"\r\n\r\n" not in got:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    got += chunk
+            except OSError:
+                pass
+            s.close()
+            answer = got.split(b"\r\n", 1)[0].decode("latin-1")
+        report("20 TLS clients closing right after the handshake or mid-request: the target stays up and answers "
+               "the next OPTIONS over TLS", alive and answer is not None and answer.startswith("SIP/2.0 200"),
+               "alive %s (exit %s), answer %r" % (alive, t.proc.poll(), answer))
+    finally:
+        t.close()
+
+
 def attack_linphone_final_notify():
     # R35: linphone 5.1's final NOTIFY says `terminated;reason=reason=noresource`.
     peer = Udp()
@@ -1087,8 +1164,9 @@ def main():
     BIN = os.path.abspath(sys.argv[1])
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # CTest's timeout: still run the finally blocks
     t0 = time.monotonic()
-    attacks = [attack_answers, attack_stranger_refer, attack_unauthenticated_refer, attack_replaces, attack_linphone_final_notify,
-               attack_notify_flood_json, attack_ws_upgrade_body, attack_keepalive_idle, attack_transactions_per_source,
+    attacks = [attack_answers, attack_stranger_refer, attack_unauthenticated_refer, attack_replaces,
+               attack_linphone_final_notify, attack_notify_flood_json, attack_ws_upgrade_body, attack_keepalive_idle,
+               attack_transactions_per_source, attack_invites_never_acked, attack_tls_abrupt_close,
                attack_connection_caps,
                attack_descriptor_exhaustion, attack_floods]
     only = os.environ.get("HOSTILE_ONLY")  # e.g. HOSTILE_ONLY=floods: run the attacks whose name contains it

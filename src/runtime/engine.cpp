@@ -273,6 +273,7 @@ std::expected<void, std::string> Engine::Impl::start() {
                                 ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
         // An idle TLS connection gives OpenSSL's record buffers back (they come again with traffic).
         SSL_CTX_set_mode(client_tls->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+        SSL_CTX_set_options(client_tls->native_handle(), SSL_OP_NO_RENEGOTIATION);  // as the server's
         if (!opt.tls.ca_file.empty()) client_tls->load_verify_file(opt.tls.ca_file);
         else client_tls->set_default_verify_paths();
     } catch (const boost::system::system_error& e) {
@@ -292,6 +293,8 @@ std::expected<void, std::string> Engine::Impl::start() {
             server_tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
             SSL_CTX_set_mode(server_tls->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+            // No TLS 1.2 renegotiation: a write that would need to read first could wait forever.
+            SSL_CTX_set_options(server_tls->native_handle(), SSL_OP_NO_RENEGOTIATION);
             server_tls->use_certificate_chain_file(opt.tls.cert_file);
             server_tls->use_private_key_file(opt.tls.key_file, ssl::context::pem);
         } catch (const boost::system::system_error& e) {

@@ -131,6 +131,8 @@ public:
 
 private:
     static error_code make_error(unsigned long e) {
+        // An empty error queue (or a code OpenSSL leaves 0) must never read as success.
+        if (e == 0) return boost::asio::ssl::error::make_error_code(boost::asio::ssl::error::stream_truncated);
         return error_code(static_cast<int>(e), boost::asio::error::get_ssl_category());
     }
 
@@ -145,6 +147,9 @@ private:
     }
     template <class Op>
     void run(Op op, std::function<void(const error_code&, std::size_t)> done) {
+        // Closed since the operation was queued: its buffers may be gone and its descriptor number
+        // reused by another connection, so OpenSSL must not touch either.
+        if (!socket_.is_open()) return done(error_code(boost::asio::error::operation_aborted), 0);
         int n = 0;
         ERR_clear_error();
         const int r = op(n);

@@ -124,5 +124,24 @@ TEST(TransferDigest, AnInDialogReferIsNotChallengedUnlessAsked) {
     EXPECT_EQ(w.a.refer_events().back().outcome, ReferOutcome::accepted);
 }
 
+TEST(TransferDigest, AuthenticationAskedWithoutADigestHashLetsNobodyThrough) {
+    sim::Network net(65);
+    Party a(net, "alice", {"192.0.2.1", 5060}, 0x1065, alice_knows("s3cret"));
+    Party b(net, "bob", {"192.0.2.2", 5060}, 0x2065);
+    Party c(net, "carol", {"192.0.2.3", 5060}, 0x3065, [](StackConfig& cfg) {
+        carol_requires_auth(cfg);
+        cfg.ua.digest_hash = {};  // misconfigured: nothing to verify with
+        cfg.refer.allow_refer_from = [](const Message&, const Source&) { return true; };
+    });
+    auto h = a.stack().refer_out_of_dialog(c.uri(), b.uri(), ReferOptions{}, net.now());
+    ASSERT_TRUE(h) << h.error().detail;
+    a.pump(net.now());
+    net.run_until(net.now() + 10s);
+    ASSERT_FALSE(a.refer_events().empty());
+    EXPECT_EQ(a.refer_events().front().status, 403);
+    EXPECT_TRUE(c.transferee_events().empty());
+    EXPECT_TRUE(b.incoming.empty());
+}
+
 }  // namespace
 }  // namespace referkit::test

@@ -165,5 +165,20 @@ TEST(DigestServer, TheReplayTableIsBoundedAndAForgottenNonceIsStaleNeverAccepted
     EXPECT_EQ(server.nonce_records(), 1u);
 }
 
+TEST(DigestServer, ARepeatedParameterIsRefusedSoACapturedAnswerCannotTakeAFreshNonce) {
+    DigestServer server(config(), hash(), 1, 2);
+    DigestChallenge old = read(server.challenge(0s, false, 7)).front();
+    const std::string captured = answer(old, "s3cret", 1);
+    ASSERT_EQ(server.check(refer({captured}), 1s).check, DigestCheck::ok);
+    // Later: the captured value with a fresh nonce, another URI and a new count appended. The
+    // hash still covers the captured nonce and URI; the checks must not read the appended ones.
+    const Time later = Time{} + server.config().nonce_lifetime + 10s;
+    DigestChallenge fresh = read(server.challenge(later, false, 8)).front();
+    const std::string forged = captured + ", nonce=\"" + fresh.nonce + "\", uri=\"sip:dave@192.0.2.3\", nc=00000009";
+    EXPECT_EQ(server.check(refer({forged}, "sip:dave@192.0.2.3"), later).check, DigestCheck::wrong);
+    EXPECT_EQ(server.check(refer({forged}), later).check, DigestCheck::wrong);
+    EXPECT_EQ(server.check(refer({captured + ", nc=00000009"}), 2s).check, DigestCheck::wrong);
+}
+
 }  // namespace
 }  // namespace referkit

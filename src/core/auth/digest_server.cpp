@@ -26,6 +26,13 @@ std::optional<std::uint64_t> parse_hex(std::string_view s) noexcept {
     return v;
 }
 
+// The value of the first auth-param `name` as written ("" when absent).
+std::string_view first_param(const AuthParams& a, std::string_view name) noexcept {
+    for (const Param& p : a.params)
+        if (iequals(p.name, name)) return p.value;
+    return {};
+}
+
 bool same_text(std::string_view a, std::string_view b) noexcept {
     // Constant time in the length of b: the mac is compared without an early exit.
     if (a.size() != b.size()) return false;
@@ -90,7 +97,7 @@ std::vector<std::string> DigestServer::challenge(Time now, bool stale, std::uint
 void DigestServer::expire(Time now) {
     while (!order_.empty()) {
         auto it = used_.find(order_.front());
-        if (it != used_.end() && it->second.issued + config_.nonce_lifetime > now) return;
+        if (it != used_.end() && now - it->second.issued < config_.nonce_lifetime) return;
         if (it != used_.end()) used_.erase(it);
         order_.pop_front();
     }
@@ -101,32 +108,41 @@ DigestVerdict DigestServer::check(const Message& request, Time now) {
     if (!all) return {.check = DigestCheck::missing};  // a malformed Authorization is no credentials
     const AuthParams* creds = nullptr;
     for (const AuthParams& a : *all)
-        if (iequals(a.scheme, "Digest") && a.realm == config_.realm) {
+        if (iequals(a.scheme, "Digest") && unquote(first_param(a, "realm")) == config_.realm) {
             creds = &a;
             break;
         }
     if (creds == nullptr) return {.check = DigestCheck::missing};
-    auto issued = issued_at(creds->nonce);
+    // RFC 7616 §3.4: each parameter once. With a repeated one, what is checked here (nonce, uri,
+    // nc) and what the hash covers could differ: a captured answer with a fresh nonce appended.
+    for (std::size_t i = 0; i < creds->params.size(); ++i)
+        for (std::size_t j = i + 1; j < creds->params.size(); ++j)
+            if (iequals(creds->params[i].name, creds->params[j].name)) return {.check = DigestCheck::wrong};
+    // The same values digest_verify reads: the first (only) of each, unquoted.
+    const std::string nonce = unquote(first_param(*creds, "nonce"));
+    auto issued = issued_at(nonce);
     if (!issued) return {.check = DigestCheck::bad_nonce};
+    const std::string username = unquote(first_param(*creds, "username"));
     auto account = std::find_if(config_.accounts.begin(), config_.accounts.end(),
-                                [&](const Credentials& c) { return c.username == creds->username; });
+                                [&](const Credentials& c) { return c.username == username; });
     if (account == config_.accounts.end()) return {.check = DigestCheck::wrong};
     // RFC 7616 §3.4.6: the digest-uri must name the request's resource, or an answer captured from
     // one request could authorize another.
-    if (creds->uri != request.request_uri().text) return {.check = DigestCheck::wrong};
+    if (unquote(first_param(*creds, "uri")) != request.request_uri().text) return {.check = DigestCheck::wrong};
     if (!digest_verify(*creds, request.method_text(), account->password, request.body(), hash_))
         return {.check = DigestCheck::wrong};
-    if (*issued + config_.nonce_lifetime <= now || *issued > now) return {.check = DigestCheck::stale};
+    // Compared as an age (no sum that could overflow with a huge configured lifetime).
+    if (*issued > now || now - *issued >= config_.nonce_lifetime) return {.check = DigestCheck::stale};
     // Replay protection (RFC 7616 §3.4.6): each answer must use a higher nonce count than the last
     // one accepted with its nonce; without qop (RFC 2069 form, no nc) a nonce serves once.
     std::uint32_t nc = 1;
-    if (!creds->qop.empty()) {
-        auto v = parse_hex(creds->nc);
+    if (!first_param(*creds, "qop").empty()) {
+        auto v = parse_hex(unquote(first_param(*creds, "nc")));
         if (!v || *v == 0 || *v > 0xFFFFFFFFu) return {.check = DigestCheck::wrong};
         nc = static_cast<std::uint32_t>(*v);
     }
     expire(now);
-    std::string key(creds->nonce);
+    std::string key = nonce;
     if (auto it = used_.find(key); it != used_.end()) {
         if (nc <= it->second.nc) return {.check = DigestCheck::stale};
         it->second.nc = nc;

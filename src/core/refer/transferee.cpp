@@ -25,8 +25,11 @@ void Transferee::on_refer(ServerRequest& r, Time now) {
     // R40: a referrer that authenticated (ServerAuth) is approved, unless allow_refer_from also
     // restricts who may ask; then both must hold (authentication was enforced before this point).
     const auto approved = [&] {
+        const auto& asked = s_.config.ua.server_auth.methods;
+        const bool authenticated = !r.authenticated_user.empty();
+        if (!authenticated && std::find(asked.begin(), asked.end(), Method::refer) != asked.end()) return false;
         if (c.allow_refer_from) return c.allow_refer_from(r.message, r.source);
-        return !r.authenticated_user.empty();
+        return authenticated;
     };
     if (!r.dialog && c.out_of_dialog_refer != OutOfDialogRefer::allow && !approved()) {
         // R38 (RFC 3515 §5.2): a REFER from outside our dialogs, from a referrer nobody approved,

@@ -139,9 +139,13 @@ bool Stack::Impl::refuse_unhandled_method(const TransactionEvent& ev, Time now) 
 bool Stack::Impl::challenged(const TransactionEvent& ev, Time now) {
     const Message& m = *ev.message;
     const ServerAuth& a = config.ua.server_auth;
-    if (!auth || m.method() == Method::ack || m.method() == Method::cancel) return false;
+    if (a.methods.empty() || m.method() == Method::ack || m.method() == Method::cancel) return false;
     if (std::find(a.methods.begin(), a.methods.end(), m.method()) == a.methods.end()) return false;
     if (!a.in_dialog && !m.to().tag.empty()) return false;
+    if (!auth) {  // asked for, but no digest hash to check with: nobody gets through
+        sender.respond_simple(ev.id, 403, {}, now);
+        return true;
+    }
     DigestVerdict v = auth->check(m, now);
     if (v.check == DigestCheck::ok) {
         authenticated_user = std::move(v.user);

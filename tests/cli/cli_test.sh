@@ -37,6 +37,9 @@ check "missing file: usage"      2 'cannot open'                       -- "$bin"
 check "unknown option: usage"    2 'referkit:'                         -- "$bin" parse --bogus "$tmp/refer.sip"
 check "no subcommand: usage"     2 ''                                  -- "$bin"
 check "help exits 0"             0 'Exit codes'                        -- "$bin" --help
+check "--version"                0 '^referkit [0-9]+\.[0-9]+\.[0-9]+$'  -- "$bin" --version
+check "misspelt command: hint"   2 "unknown command 'trnsfer'; did you mean 'transfer'\?" -- "$bin" trnsfer sip:bob@127.0.0.1
+check "unknown command: usage"   2 "unknown command 'frobnicate' \(commands:" -- "$bin" frobnicate
 check "demo: both transfers"     0 'blind transfer succeeded, attended transfer succeeded' -- timeout 30 "$bin" demo
 check "demo: referAccepted twice" 0 '' -- sh -c "timeout 30 \"$bin\" demo | grep -c referAccepted | grep -qx 2"
 check "demo --json parses" 0 '' -- sh -c "timeout 30 \"$bin\" demo --json | python3 -c 'import json,sys

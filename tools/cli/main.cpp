@@ -1,11 +1,13 @@
 // The referkit command.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "commands.hpp"
 #include "demo.hpp"
@@ -13,12 +15,27 @@
 #include "referkit/core/message.hpp"
 #include "referkit/core/sipfrag.hpp"
 #include "referkit/core/validate.hpp"
+#include "referkit/version.hpp"
 
 namespace {
 
 constexpr int exit_ok = 0;
 constexpr int exit_invalid = 1;
 constexpr int exit_usage = 2;
+
+// Edit distance (insertions, deletions, substitutions; a swap of neighbours counts one), for
+// suggesting the subcommand a user meant.
+std::size_t distance(const std::string& a, const std::string& b) {
+    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+    for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+    for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i)
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    return d[a.size()][b.size()];
+}
 
 int run_parse(const std::string& path, bool sipfrag, bool compact) {
     std::string bytes;
@@ -63,6 +80,7 @@ int run_parse(const std::string& path, bool sipfrag, bool compact) {
 int main(int argc, char** argv) {
     CLI::App app{"referkit — SIP call transfer (REFER) from the command line"};
     app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("referkit ") + REFERKIT_VERSION_STRING);
     app.footer(
         "Exit codes (transfer, refer):\n"
         "  0  transfer succeeded (final 2xx sipfrag, or 2xx to the REFER with agreed Refer-Sub: false)\n"
@@ -180,11 +198,34 @@ int main(int argc, char** argv) {
         "The first line names the bound address(es): 'listening udp 127.0.0.1:40123 sip:referkit@...'.\n"
         "  referkit target --listen udp:127.0.0.1:0 --listen tcp:127.0.0.1:0 --json");
 
+    // A first word that is no subcommand: say which one was probably meant (CLI11 would only
+    // say that a subcommand is required).
+    if (argc > 1 && argv[1][0] != '-') {
+        const std::string word = argv[1];
+        std::string best;
+        std::size_t best_distance = 3;  // suggest only close words
+        bool known = false;
+        for (const CLI::App* sub : app.get_subcommands({})) {
+            if (sub->get_name() == word) known = true;
+            if (const std::size_t d = distance(word, sub->get_name()); d < best_distance) {
+                best_distance = d;
+                best = sub->get_name();
+            }
+        }
+        if (!known) {
+            std::cerr << "referkit: unknown command '" << word << "'";
+            if (!best.empty()) std::cerr << "; did you mean '" << best << "'?";
+            std::cerr << " (commands: demo, transfer, refer, target, parse; see referkit --help)\n";
+            return exit_usage;
+        }
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
         std::cerr << "referkit: " << e.what() << " (see referkit --help)\n";

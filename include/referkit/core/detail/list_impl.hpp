@@ -1,7 +1,10 @@
 #pragma once
 // Implementation of for_each_element (header-only because it takes a callable).
+#include <cstddef>
 #include <expected>
 #include <string_view>
+
+#include "referkit/core/error.hpp"
 
 namespace referkit {
 namespace detail {

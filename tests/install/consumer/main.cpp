@@ -1,10 +1,12 @@
-// Uses the installed library: the version header, the core (parse a REFER, its Refer-To) and the
-// runtime (the OpenSSL digest hash), so that both libraries and their dependencies must link.
+// Uses the installed library: the version header, the core (parse a REFER, its Refer-To), the
+// runtime (the OpenSSL digest hash) and the UserAgent's header (which includes Asio), so that both
+// libraries, their include paths and their dependencies must be right.
 #include <cstdio>
 #include <string>
 
 #include "referkit/core/message.hpp"
 #include "referkit/runtime/openssl_digest.hpp"
+#include "referkit/user_agent.hpp"
 #include "referkit/version.hpp"
 
 int main() {

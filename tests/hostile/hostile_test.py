@@ -951,57 +951,46 @@ def attack_keepalive_idle():
         t.close()
 
 
-def attack_transactions_per_source():
-    # R37: one source address holds at most --max-transactions-per-source open server
-    # transactions; beyond, 503 with Retry-After to it alone, while another address is served.
-    t = Target("txshare", extra=["--max-transactions-per-source", "8"])
+def per_source_share(name, option, share, total, method, headers_of, body=b""):
+    """`total` requests of `method` from 127.0.0.1 against a target run with `option share`: `share`
+    answered 200 and the rest 503 with Retry-After, to that address alone; one from 127.0.0.2 gets 200."""
+    t = Target(name, extra=[option, str(share)])
     one, other = Udp("127.0.0.1"), Udp("127.0.0.2")
     try:
         dst = t.addr("udp")
         uri = "sip:x@%s:%d" % dst
         statuses = []
-        for i in range(20):  # each OPTIONS server transaction lives 64*T1 after its answer (UDP)
-            r, _ = transact(one, dst, "OPTIONS", uri, "<sip:s@127.0.0.1>;tag=s%d" % i, "<%s>" % uri,
-                            rnd("share-"), 1, timeout=1.0)
+        for i in range(total):
+            r, _ = transact(one, dst, method, uri, "<sip:s@127.0.0.1>;tag=s%d" % i, "<%s>" % uri, rnd(name), 1,
+                            headers_of(one), body, timeout=1.0)
             statuses.append(r.status if r is not None else None)
             if r is not None and r.status == 503 and r.get("retry-after") is None:
                 statuses.append("503 without Retry-After")
-        served = statuses.count(200)
-        shed = statuses.count(503)
-        report("--max-transactions-per-source 8: 20 OPTIONS from one address, 8 answered 200, 12 get 503",
-               served == 8 and shed == 12, "statuses %s" % statuses)
-        r, _ = transact(other, dst, "OPTIONS", uri, "<sip:o@127.0.0.2>;tag=o", "<%s>" % uri, rnd("share-"), 1)
-        report("  ... and an OPTIONS from 127.0.0.2 gets 200", r is not None and r.status == 200,
+        report("%s %d: %d %s from one address, %d answered 200, %d get 503" % (option, share, total, method, share,
+                                                                               total - share),
+               statuses.count(200) == share and statuses.count(503) == total - share, "statuses %s" % statuses)
+        r, _ = transact(other, dst, method, uri, "<sip:o@127.0.0.2>;tag=o", "<%s>" % uri, rnd(name), 1,
+                        headers_of(other), body)
+        report("  ... and one %s from 127.0.0.2 gets 200" % method, r is not None and r.status == 200,
                "answer %s" % (r.status if r is not None else None))
     finally:
         one.close()
         other.close()
         t.close()
+
+
+def attack_transactions_per_source():
+    # R37: one source address holds at most --max-transactions-per-source open server
+    # transactions (each OPTIONS one lives 64*T1 after its answer on UDP); beyond, 503 with
+    # Retry-After to it alone, while another address is served.
+    per_source_share("txshare", "--max-transactions-per-source", 8, 20, "OPTIONS", lambda sock: [])
 
 
 def attack_invites_never_acked():
     # Calls from one source are bounded (--max-calls-per-source): INVITEs answered 200 and never
     # ACKed (each holds a call for 64*T1) cannot take every call from others.
-    t = Target("callshare", extra=["--max-calls-per-source", "16"])
-    one, other = Udp("127.0.0.1"), Udp("127.0.0.2")
-    try:
-        dst = t.addr("udp")
-        uri = "sip:x@%s:%d" % dst
-        statuses = []
-        for i in range(24):
-            r, _ = transact(one, dst, "INVITE", uri, "<sip:s@127.0.0.1>;tag=i%d" % i, "<%s>" % uri, rnd("noack-"), 1,
-                            ["Contact: <sip:s@%s>" % one.hostport, "Content-Type: application/sdp"], SDP, timeout=1.0)
-            statuses.append(r.status if r is not None else None)
-        report("--max-calls-per-source 16: 24 INVITEs never ACKed from one address, 16 answered 200, 8 get 503",
-               statuses.count(200) == 16 and statuses.count(503) == 8, "statuses %s" % statuses)
-        r, _ = transact(other, dst, "INVITE", uri, "<sip:o@127.0.0.2>;tag=o", "<%s>" % uri, rnd("noack-"), 1,
-                        ["Contact: <sip:o@%s>" % other.hostport, "Content-Type: application/sdp"], SDP)
-        report("  ... and a call from 127.0.0.2 is answered 200", r is not None and r.status == 200,
-               "answer %s" % (r.status if r is not None else None))
-    finally:
-        one.close()
-        other.close()
-        t.close()
+    per_source_share("callshare", "--max-calls-per-source", 16, 24, "INVITE",
+                     lambda sock: ["Contact: <sip:s@%s>" % sock.hostport, "Content-Type: application/sdp"], SDP)
 
 
 def attack_tls_abrupt_close():

@@ -1,6 +1,8 @@
 // HTTP Digest for SIP: RFC 3261 §22, RFC 7616 §3.3-§3.4, RFC 8760 §2. The hash is injected.
 #include "referkit/core/digest.hpp"
 
+#include "auth_params.hpp"
+
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -12,6 +14,9 @@
 namespace referkit {
 
 namespace {
+
+using auth_detail::constant_time_iequals;
+using auth_detail::raw_param;
 
 constexpr std::string_view k_masked = "***";
 
@@ -50,13 +55,6 @@ int strength(DigestAlgorithm alg) noexcept {
     case DigestAlgorithm::sha256_sess: return 2;
     }
     return 0;
-}
-
-// The raw (as written) value of an auth-param, if present.
-std::optional<std::string_view> raw_param(const AuthParams& a, std::string_view name) noexcept {
-    for (const Param& p : a.params)
-        if (iequals(p.name, name)) return p.value;
-    return std::nullopt;
 }
 
 // The unquoted (escapes removed) value of an auth-param, or "" when absent.
@@ -131,18 +129,6 @@ std::string compute_response(const ResponseInputs& in, const DigestHash& hash) {
     return {};
 }
 
-// Equality that does not stop at the first difference (no timing oracle on the response).
-bool constant_time_iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    unsigned diff = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        auto x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
-        if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x | 0x20U);
-        if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y | 0x20U);
-        diff |= static_cast<unsigned>(x ^ y);
-    }
-    return diff == 0;
-}
 
 enum class ChallengeParse : std::uint8_t { ok, unsupported, malformed };
 

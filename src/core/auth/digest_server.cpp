@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "auth_params.hpp"
 #include "referkit/core/header_id.hpp"
 #include "referkit/core/params.hpp"
 
@@ -26,19 +27,9 @@ std::optional<std::uint64_t> parse_hex(std::string_view s) noexcept {
     return v;
 }
 
-// The value of the first auth-param `name` as written ("" when absent).
+// The value of the first auth-param `name` as written ("" when absent): what digest_verify reads.
 std::string_view first_param(const AuthParams& a, std::string_view name) noexcept {
-    for (const Param& p : a.params)
-        if (iequals(p.name, name)) return p.value;
-    return {};
-}
-
-bool same_text(std::string_view a, std::string_view b) noexcept {
-    // Constant time in the length of b: the mac is compared without an early exit.
-    if (a.size() != b.size()) return false;
-    unsigned char diff = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-    return diff == 0;
+    return auth_detail::raw_param(a, name).value_or(std::string_view{});
 }
 
 }  // namespace
@@ -73,9 +64,12 @@ std::string DigestServer::mac(std::string_view issued_and_salt) const {
 std::optional<Time> DigestServer::issued_at(std::string_view nonce) const {
     // "<16 hex issued>-<16 hex salt>-<32 hex mac>"
     if (nonce.size() != 16 + 1 + 16 + 1 + k_mac_hex || nonce[16] != '-' || nonce[33] != '-') return std::nullopt;
+    // Ours are lowercase: one nonce has one spelling (the replay table's key), and the mac's
+    // case-insensitive comparison below is then exact.
+    if (std::any_of(nonce.begin(), nonce.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) return std::nullopt;
     auto issued = parse_hex(nonce.substr(0, 16));
     if (!issued || !parse_hex(nonce.substr(17, 16))) return std::nullopt;
-    if (!same_text(mac(nonce.substr(0, 33)), nonce.substr(34))) return std::nullopt;
+    if (!auth_detail::constant_time_iequals(mac(nonce.substr(0, 33)), nonce.substr(34))) return std::nullopt;
     return Time{static_cast<Time::rep>(*issued)};
 }
 

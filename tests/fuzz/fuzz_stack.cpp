@@ -271,26 +271,26 @@ struct World {
             std::visit([&](const auto& e) {
                 using E = std::decay_t<decltype(e)>;
                 if constexpr (std::is_same_v<E, SessionEvent>)
-                    std::fprintf(stderr, "%lld %s session %llu %s %d dialog %llu\n", (long long)(now.count() / 1000000), n.name.c_str(),
-                                 (unsigned long long)e.session.value, std::string(to_string(e.kind)).c_str(), e.status,
-                                 (unsigned long long)e.dialog.value);
+                    std::fprintf(stderr, "%lld %s session %llu %s %d dialog %llu\n", static_cast<long long>(now.count() / 1000000), n.name.c_str(),
+                                 static_cast<unsigned long long>(e.session.value), std::string(to_string(e.kind)).c_str(), e.status,
+                                 static_cast<unsigned long long>(e.dialog.value));
                 else if constexpr (std::is_same_v<E, DialogEndedEvent>)
-                    std::fprintf(stderr, "%lld %s dialog %llu ended\n", (long long)(now.count() / 1000000), n.name.c_str(),
-                                 (unsigned long long)e.dialog.value);
+                    std::fprintf(stderr, "%lld %s dialog %llu ended\n", static_cast<long long>(now.count() / 1000000), n.name.c_str(),
+                                 static_cast<unsigned long long>(e.dialog.value));
                 else if constexpr (std::is_same_v<E, RequestEvent>)
-                    std::fprintf(stderr, "%lld %s request %llu %s dialog %llu\n", (long long)(now.count() / 1000000), n.name.c_str(),
-                                 (unsigned long long)e.incoming.value, std::string(e.message.method_text()).c_str(),
-                                 (unsigned long long)e.dialog.value);
+                    std::fprintf(stderr, "%lld %s request %llu %s dialog %llu\n", static_cast<long long>(now.count() / 1000000), n.name.c_str(),
+                                 static_cast<unsigned long long>(e.incoming.value), std::string(e.message.method_text()).c_str(),
+                                 static_cast<unsigned long long>(e.dialog.value));
                 else if constexpr (std::is_same_v<E, ResponseEvent>)
-                    std::fprintf(stderr, "%lld %s response %llu %d dialog %llu\n", (long long)(now.count() / 1000000), n.name.c_str(),
-                                 (unsigned long long)e.request.value, e.status, (unsigned long long)e.dialog.value);
+                    std::fprintf(stderr, "%lld %s response %llu %d dialog %llu\n", static_cast<long long>(now.count() / 1000000), n.name.c_str(),
+                                 static_cast<unsigned long long>(e.request.value), e.status, static_cast<unsigned long long>(e.dialog.value));
                 else if constexpr (std::is_same_v<E, TransferEvent>)
-                    std::fprintf(stderr, "%lld %s transfer %llu %s %d\n", (long long)(now.count() / 1000000), n.name.c_str(),
-                                 (unsigned long long)e.transfer.value, std::string(e.name()).c_str(), e.status);
+                    std::fprintf(stderr, "%lld %s transfer %llu %s %d\n", static_cast<long long>(now.count() / 1000000), n.name.c_str(),
+                                 static_cast<unsigned long long>(e.transfer.value), std::string(e.name()).c_str(), e.status);
                 else if constexpr (std::is_same_v<E, TransfereeEvent>)
-                    std::fprintf(stderr, "%lld %s transferee %llu %s %d session %llu\n", (long long)(now.count() / 1000000),
-                                 n.name.c_str(), (unsigned long long)e.handle.value, std::string(to_string(e.kind)).c_str(),
-                                 e.status, (unsigned long long)e.session.value);
+                    std::fprintf(stderr, "%lld %s transferee %llu %s %d session %llu\n", static_cast<long long>(now.count() / 1000000),
+                                 n.name.c_str(), static_cast<unsigned long long>(e.handle.value), std::string(to_string(e.kind)).c_str(),
+                                 e.status, static_cast<unsigned long long>(e.session.value));
             }, ev);
         }
         if (auto* s = std::get_if<SessionEvent>(&ev)) {
@@ -344,7 +344,7 @@ struct World {
     }
 
     void deliver(Packet p) {
-        if (trace) std::fprintf(stderr, "%lld deliver %s -> %s: %s\n", (long long)(now.count() / 1000000), p.from.host.c_str(),
+        if (trace) std::fprintf(stderr, "%lld deliver %s -> %s: %s\n", static_cast<long long>(now.count() / 1000000), p.from.host.c_str(),
                                 p.to.host.c_str(), p.bytes.substr(0, p.bytes.find('\r')).c_str());
         if (captured.size() >= 48) captured.pop_front();
         captured.push_back(p.bytes);
